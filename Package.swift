@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+// recur: an embeddable runtime for feedback (recurrent) neural networks.
+//
+// Products:
+//   - `recur`     : the shared library librecur.so with the C ABI of include/recur.h.
+//                   The Makefile adds the release-only flags (static Swift runtime,
+//                   linker version script); this file stays free of unsafe flags so the
+//                   package is usable as a plain SwiftPM dependency.
+//   - `RecurCore` : the pure-Swift engine for Swift apps.
+import PackageDescription
+
+let package = Package(
+    name: "recur",
+    products: [
+        .library(name: "recur", type: .dynamic, targets: ["Recur"]),
+        .library(name: "RecurCore", targets: ["RecurCore"]),
+    ],
+    targets: [
+        // System zlib (libz), through a tiny module map.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // The public header, imported into Swift so the shims use its exact types.
+        .systemLibrary(name: "CRecurAPI", path: "Sources/CRecurAPI"),
+        // Thread-local last-error storage (C11 _Thread_local).
+        .target(name: "CRecurSupport", path: "Sources/CRecurSupport"),
+        .target(name: "RecurCore", dependencies: ["CZlib"], path: "Sources/RecurCore"),
+        .target(
+            name: "Recur", dependencies: ["RecurCore", "CRecurAPI", "CRecurSupport"],
+            path: "Sources/Recur"),
+        .testTarget(name: "RecurCoreTests", dependencies: ["RecurCore"], path: "Tests/RecurCoreTests"),
+        .testTarget(
+            name: "RecurTests", dependencies: ["Recur", "RecurCore", "CRecurAPI"], path: "Tests/RecurTests"),
+    ]
+)

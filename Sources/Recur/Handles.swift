@@ -1,0 +1,148 @@
+import CRecurAPI
+import CRecurSupport
+import RecurCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Handles given to C are small malloc'd headers: [kind tag: UInt64][Unmanaged object].
+// The tag lets every entry point reject a handle of the wrong kind (or a pointer to
+// arbitrary readable memory) with RECUR_E_BAD_HANDLE instead of crashing; free()
+// overwrites the tag before releasing, so a double free is usually caught too.
+
+enum HandleKind: UInt64 {
+    case model = 0x4C45_444F_4D52_4352  // "RCRMODEL"
+    case session = 0x4E4F_4953_5353_4352  // "RCSSSION"
+    static let dead: UInt64 = 0xDEAD_DEAD_DEAD_DEAD
+}
+
+/// What a model handle owns: the model and C copies of its strings.
+final class ModelBox {
+    let model: Model
+    let labels: [UnsafeMutablePointer<CChar>]
+    let metaKeys: [UnsafeMutablePointer<CChar>]
+    let metaValues: [UnsafeMutablePointer<CChar>]
+
+    init(_ model: Model) {
+        self.model = model
+        labels = model.labels.map { cString($0) }
+        metaKeys = model.metadata.map { cString($0.key) }
+        metaValues = model.metadata.map { cString($0.value) }
+    }
+
+    deinit {
+        for p in labels + metaKeys + metaValues { free(p) }
+    }
+}
+
+final class SessionBox {
+    let session: Session
+    init(_ s: Session) { session = s }
+}
+
+/// A malloc'd NUL-terminated copy (strings come from validated models: no interior NUL).
+func cString(_ s: String) -> UnsafeMutablePointer<CChar> {
+    let bytes = Array(s.utf8)
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+    for (i, b) in bytes.enumerated() { p[i] = CChar(bitPattern: b) }
+    p[bytes.count] = 0
+    return p
+}
+
+private let headerSize = 16
+
+func makeHandle(_ kind: HandleKind, _ object: AnyObject) -> OpaquePointer? {
+    guard let raw = malloc(headerSize) else { return nil }
+    raw.storeBytes(of: kind.rawValue, as: UInt64.self)
+    raw.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), toByteOffset: 8, as: UnsafeMutableRawPointer.self)
+    return OpaquePointer(raw)
+}
+
+func handleObject(_ h: OpaquePointer?, _ kind: HandleKind, _ what: String) throws(RecurError) -> AnyObject {
+    guard let h else { throw RecurError(.nullPointer, "\(what) is NULL") }
+    let raw = UnsafeRawPointer(h)
+    let tag = raw.loadUnaligned(as: UInt64.self)
+    guard tag == kind.rawValue else {
+        if tag == HandleKind.model.rawValue || tag == HandleKind.session.rawValue {
+            throw RecurError(.badHandle, "\(what) is a \(tag == HandleKind.model.rawValue ? "recur_model" : "recur_session") handle, not a \(kind == .model ? "recur_model" : "recur_session")")
+        }
+        if tag == HandleKind.dead {
+            throw RecurError(.badHandle, "\(what) was already freed")
+        }
+        throw RecurError(.badHandle, "\(what) is not a recur handle")
+    }
+    let obj = raw.loadUnaligned(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)
+    return Unmanaged<AnyObject>.fromOpaque(obj).takeUnretainedValue()
+}
+
+func modelBox(_ h: OpaquePointer?, _ what: String = "model") throws(RecurError) -> ModelBox {
+    guard let box = try handleObject(h, .model, what) as? ModelBox else {
+        throw RecurError(.badHandle, "\(what) is not a recur_model handle")
+    }
+    return box
+}
+
+func sessionBox(_ h: OpaquePointer?, _ what: String = "session") throws(RecurError) -> SessionBox {
+    guard let box = try handleObject(h, .session, what) as? SessionBox else {
+        throw RecurError(.badHandle, "\(what) is not a recur_session handle")
+    }
+    return box
+}
+
+/// Releases a handle of `kind`; anything else (NULL, wrong kind, already freed) is ignored.
+func freeHandle(_ h: OpaquePointer?, _ kind: HandleKind) {
+    guard let h else { return }
+    let raw = UnsafeMutableRawPointer(h)
+    guard raw.loadUnaligned(as: UInt64.self) == kind.rawValue else {
+        setLastError(RecurError(.badHandle, "free of a pointer that is not a live \(kind == .model ? "recur_model" : "recur_session") handle (ignored)"))
+        return
+    }
+    let obj = raw.loadUnaligned(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)
+    raw.storeBytes(of: HandleKind.dead, as: UInt64.self)
+    Unmanaged<AnyObject>.fromOpaque(obj).release()
+    free(raw)
+}
+
+// MARK: - Status plumbing
+
+func setLastError(_ e: RecurError) {
+    let text = e.description
+    var utf8 = Array(text.utf8)
+    utf8.withUnsafeMutableBufferPointer { p in
+        p.baseAddress?.withMemoryRebound(to: CChar.self, capacity: p.count) { c in
+            rcx_set_last_error(c, p.count)
+        }
+    }
+}
+
+/// Runs `body`; maps a thrown RecurError to its status and records the message.
+@inline(__always)
+func withStatus(_ body: () throws(RecurError) -> Void) -> recur_status {
+    do {
+        try body()
+        return RECUR_OK
+    } catch {
+        setLastError(error)
+        return error.code.rawValue
+    }
+}
+
+@inline(__always)
+func writeOut<T>(_ p: UnsafeMutablePointer<T>?, _ value: T, _ what: String = "out") throws(RecurError) {
+    guard let p else { throw RecurError(.nullPointer, "\(what) is NULL") }
+    p.pointee = value
+}
+
+/// Reads a C string argument (must be valid UTF-8).
+func swiftString(_ p: UnsafePointer<CChar>?, _ what: String, error code: RecurError.Code = .invalidArgument) throws(RecurError) -> String {
+    guard let p else { throw RecurError(.nullPointer, "\(what) is NULL") }
+    let n = strlen(p)
+    let buf = UnsafeRawBufferPointer(start: p, count: n)
+    guard let s = String(validating: buf, as: UTF8.self) else {
+        throw RecurError(code, "\(what) is not valid UTF-8")
+    }
+    return s
+}

@@ -1,0 +1,433 @@
+/// Reading `.recur` checkpoints. Validation follows docs/FORMAT.md "Validation" in
+/// order; nothing is allocated in proportion to a number before that number is
+/// checked against a limit.
+public enum CheckpointReader {
+    /// Decodes a checkpoint held in memory.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, options: LoadOptions = LoadOptions())
+        throws(RecurError) -> Model
+    {
+        try options.validate()
+        let size = bytes.count
+        guard size <= options.maxFileSize else {
+            throw RecurError(.fileTooLarge, "checkpoint is \(size) bytes; max_file_size is \(options.maxFileSize)")
+        }
+        guard size >= CheckpointFormat.preambleSize, let base = bytes.baseAddress else {
+            throw RecurError(.truncated, "checkpoint is \(size) bytes; the preamble alone is \(CheckpointFormat.preambleSize)")
+        }
+        // 1. Magic.
+        for i in 0..<8 where bytes[i] != CheckpointFormat.magic[i] {
+            throw RecurError(.badMagic, "not a recur checkpoint (magic bytes differ\(foreignFormatHint(bytes)))")
+        }
+        var r = ByteReader(base + 8)
+        let major = r.u16()
+        let minor = r.u16()
+        let flags = r.u32()
+        let headerLen = Int(r.u32())
+        let headerCRC = r.u32()
+        let payloadLen64 = r.u64()
+        let payloadCRC = r.u32()
+        let preambleCRC = r.u32()
+        // 2. Preamble CRC.
+        if options.verifyChecksums {
+            let crc = Checksum.crc32(UnsafeRawBufferPointer(start: base, count: 36))
+            guard crc == preambleCRC else {
+                throw RecurError(.corruptPreamble, "preamble CRC-32 mismatch (stored \(hex32(preambleCRC)), computed \(hex32(crc)))")
+            }
+        }
+        // 3. Version and flags.
+        guard major != 0 else {
+            throw RecurError(.unsupportedVersion, "checkpoint major version 0 is not a valid version")
+        }
+        guard major <= CheckpointFormat.versionMajor else {
+            let swapped = major.byteSwapped
+            let hint = (swapped >= 1 && swapped <= CheckpointFormat.versionMajor)
+                ? " (looks byte-swapped: written big-endian? the format is little-endian)" : ""
+            throw RecurError(.unsupportedVersion, "checkpoint version \(major).\(minor); this reader supports major <= \(CheckpointFormat.versionMajor)\(hint)")
+        }
+        guard flags == 0 else {
+            throw RecurError(.unsupportedFeature, "checkpoint sets must-understand flags \(hex32(flags)) unknown to this reader")
+        }
+        // 4. Sizes.
+        guard headerLen >= 1 && headerLen <= options.maxHeaderSize else {
+            throw RecurError(.headerSize, "header_len \(headerLen) is outside 1...\(options.maxHeaderSize)")
+        }
+        guard payloadLen64 <= UInt64(Int.max) else {
+            throw RecurError(.truncated, "payload_len \(payloadLen64) exceeds the file (\(size) bytes)")
+        }
+        let payloadLen = Int(payloadLen64)
+        let (t1, o1) = CheckpointFormat.preambleSize.addingReportingOverflow(headerLen)
+        let (total, o2) = t1.addingReportingOverflow(payloadLen)
+        guard !o1 && !o2 && total <= size else {
+            throw RecurError(.truncated, "preamble + header_len \(headerLen) + payload_len \(payloadLen64) exceeds the file size \(size)")
+        }
+        guard total == size else {
+            throw RecurError(.trailingData, "\(size - total) bytes follow the payload")
+        }
+        guard payloadLen >= 1 else {
+            throw RecurError(.corruptPayload, "payload is empty")
+        }
+        let header = UnsafeRawBufferPointer(start: base + CheckpointFormat.preambleSize, count: headerLen)
+        let payload = UnsafeRawBufferPointer(start: base + CheckpointFormat.preambleSize + headerLen, count: payloadLen)
+        // 5. Section CRCs.
+        if options.verifyChecksums {
+            let hc = Checksum.crc32(header)
+            guard hc == headerCRC else {
+                throw RecurError(.corruptHeader, "header CRC-32 mismatch (stored \(hex32(headerCRC)), computed \(hex32(hc)))")
+            }
+            let pc = Checksum.crc32(payload)
+            guard pc == payloadCRC else {
+                throw RecurError(.corruptPayload, "payload CRC-32 mismatch (stored \(hex32(payloadCRC)), computed \(hex32(pc)))")
+            }
+        }
+        // 6. Header text and JSON.
+        if let bad = firstInvalidUTF8(header) {
+            throw RecurError(.headerUTF8, "header is not valid UTF-8 (byte \(bad))")
+        }
+        let json = try JSON.parse(header)
+        // 7. Schema, tensor table, config.
+        let plan = try HeaderSchema.check(json, options: options, payloadLen: payloadLen)
+        // 8. Inflate into a buffer of exactly the declared (checked) size.
+        let raw = try Zlib.inflateExact(payload, expected: plan.uncompressedLen)
+        // 9. Unshuffle and decode into canonical float parameters.
+        var params = [Float](repeating: 0, count: plan.config.parameterCount)
+        let bad: (name: String, index: Int, value: Float)? = raw.withUnsafeBufferPointer { src in
+            params.withUnsafeMutableBufferPointer { dst in
+                guard let s0 = src.baseAddress, let d0 = dst.baseAddress else { return nil }
+                for t in plan.tensors {
+                    Shuffle.unshuffle(s0 + t.offset, count: t.count, dtype: t.dtype, into: d0 + t.canonicalOffset)
+                    for i in 0..<t.count where !d0[t.canonicalOffset + i].isFinite {
+                        return (t.name, i, d0[t.canonicalOffset + i])
+                    }
+                }
+                return nil
+            }
+        }
+        if let bad {
+            throw RecurError(.nonFiniteWeight, "tensor \(bad.name)[\(bad.index)] is \(bad.value)")
+        }
+        return try Model(config: plan.config, parameters: params, labels: plan.labels, metadata: plan.metadata)
+    }
+
+    public static func decode(_ bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(RecurError) -> Model {
+        let r: Result<Model, RecurError> = bytes.withUnsafeBytes { p in
+            do throws(RecurError) { return .success(try decode(p, options: options)) } catch { return .failure(error) }
+        }
+        return try r.get()
+    }
+
+    /// Reads and decodes a checkpoint file (read once, bounded to max_file_size + 1).
+    public static func load(path: String, options: LoadOptions = LoadOptions()) throws(RecurError) -> Model {
+        try options.validate()
+        let bytes = try FileIO.readFile(path: path, maxSize: options.maxFileSize)
+        do {
+            return try decode(bytes, options: options)
+        } catch {
+            throw RecurError(error.code, "\(path): \(error.message)")
+        }
+    }
+
+    static func foreignFormatHint(_ b: UnsafeRawBufferPointer) -> String {
+        if b.count >= 4 && b[0] == 0x47 && b[1] == 0x47 && b[2] == 0x55 && b[3] == 0x46 { return "; this is a GGUF file" }
+        if b.count >= 4 && b[0] == 0x50 && b[1] == 0x4B && b[2] == 0x03 && b[3] == 0x04 {
+            return "; this is a zip archive (npz / PyTorch .pt?)"
+        }
+        if b.count >= 9 && b[8] == UInt8(ascii: "{") { return "; this looks like a safetensors file" }
+        if b.count >= 6 && b[0] == 0x93 && b[1] == 0x4E && b[2] == 0x55 { return "; this is a NumPy .npy file" }
+        if b.count >= 8 && b[0] == 0x89 && b[1] == 0x52 && b[2] == 0x45 && b[3] == 0x43 && b[4] == 0x55 && b[5] == 0x52 {
+            return "; the line-ending bytes were altered (text-mode transfer?)"
+        }
+        if b.count >= 8 && b[0] == 0x09 && b[1] == 0x52 && b[2] == 0x45 && b[3] == 0x43 {
+            return "; the high bit was stripped (7-bit transfer?)"
+        }
+        return ""
+    }
+}
+
+func hex32(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
+}
+
+/// One tensor of the table after validation.
+struct PlannedTensor {
+    let name: String
+    let dtype: WeightDType
+    let count: Int
+    let offset: Int  // in the uncompressed payload
+    let canonicalOffset: Int  // in the canonical parameter array
+}
+
+/// What the header says, after every schema and limit check.
+struct HeaderPlan {
+    let config: ModelConfig
+    let labels: [String]
+    let metadata: [(key: String, value: String)]
+    let uncompressedLen: Int
+    let tensors: [PlannedTensor]
+}
+
+/// Schema check of the parsed header (docs/FORMAT.md "Header").
+enum HeaderSchema {
+    typealias Object = [(String, JSON)]
+
+    static func object(_ v: JSON?, _ what: String) throws(RecurError) -> Object {
+        guard case .object(let o)? = v else { throw RecurError(.schema, "\(what) must be an object") }
+        return o
+    }
+
+    static func field(_ o: Object, _ key: String) -> JSON? {
+        o.first(where: { $0.0 == key })?.1
+    }
+
+    /// Rejects keys outside `allowed` unless they start with "x_" (extension namespace).
+    static func onlyKeys(_ o: Object, _ allowed: Set<String>, _ what: String) throws(RecurError) {
+        for (k, _) in o where !allowed.contains(k) && !k.hasPrefix("x_") {
+            throw RecurError(.schema, "unknown key \"\(k)\" in \(what)")
+        }
+    }
+
+    static func requireKeys(_ o: Object, _ keys: [String], _ what: String) throws(RecurError) {
+        for k in keys where field(o, k) == nil {
+            throw RecurError(.schema, "\(what) is missing required key \"\(k)\"")
+        }
+    }
+
+    static func integer(_ v: JSON?, _ what: String, max: Int64 = CheckpointFormat.maxSchemaInteger) throws(RecurError) -> Int {
+        switch v {
+        case .integer(let n)?:
+            guard n >= 0 && n <= max else { throw RecurError(.schema, "\(what) = \(n) is outside 0...\(max)") }
+            return Int(n)
+        case .nonInteger(let t)?:
+            throw RecurError(.schema, "\(what) must be an integer in 0...\(max), got \(t)")
+        default:
+            throw RecurError(.schema, "\(what) must be an integer")
+        }
+    }
+
+    static func string(_ v: JSON?, _ what: String) throws(RecurError) -> String {
+        guard case .string(let s)? = v else { throw RecurError(.schema, "\(what) must be a string") }
+        return s
+    }
+
+    static func array(_ v: JSON?, _ what: String) throws(RecurError) -> [JSON] {
+        guard case .array(let a)? = v else { throw RecurError(.schema, "\(what) must be an array") }
+        return a
+    }
+
+    static func check(_ root: JSON, options: LoadOptions, payloadLen: Int) throws(RecurError) -> HeaderPlan {
+        let top = try object(root, "header")
+        try onlyKeys(top, ["format", "requires", "model", "metadata", "payload", "tensors"], "header")
+        try requireKeys(top, ["format", "requires", "model", "metadata", "payload", "tensors"], "header")
+        let format = try string(field(top, "format"), "format")
+        guard format == "recur" else { throw RecurError(.schema, "format is \"\(format)\", expected \"recur\"") }
+        for (i, req) in try array(field(top, "requires"), "requires").enumerated() {
+            let name = try string(req, "requires[\(i)]")
+            throw RecurError(.unsupportedFeature, "checkpoint requires feature \"\(name)\" unknown to this reader")
+        }
+
+        // Payload description.
+        let payload = try object(field(top, "payload"), "payload")
+        try onlyKeys(payload, ["codec", "filter", "weight_dtype", "uncompressed_len"], "payload")
+        try requireKeys(payload, ["codec", "filter", "weight_dtype", "uncompressed_len"], "payload")
+        let codec = try string(field(payload, "codec"), "payload.codec")
+        guard codec == "zlib" else { throw RecurError(.unsupportedFeature, "payload codec \"\(codec)\" is not supported (only \"zlib\")") }
+        let filter = try string(field(payload, "filter"), "payload.filter")
+        guard filter == "byteshuffle" else {
+            throw RecurError(.unsupportedFeature, "payload filter \"\(filter)\" is not supported (only \"byteshuffle\")")
+        }
+        let wdName = try string(field(payload, "weight_dtype"), "payload.weight_dtype")
+        guard let weightDType = WeightDType(name: wdName) else {
+            throw RecurError(.badDType, "payload.weight_dtype \"\(wdName)\" is not f32 or f16")
+        }
+        let uncompressed = try integer(field(payload, "uncompressed_len"), "payload.uncompressed_len", max: CheckpointFormat.maxByteInteger)
+        guard uncompressed <= options.maxPayloadSize else {
+            throw RecurError(.payloadTooLarge, "payload inflates to \(uncompressed) bytes; max_payload_size is \(options.maxPayloadSize)")
+        }
+        if uncompressed > CheckpointFormat.ratioGraceBytes {
+            let (limit, o) = payloadLen.multipliedReportingOverflow(by: options.maxRatio)
+            if !o && uncompressed > limit {
+                throw RecurError(.ratio, "compression ratio \(uncompressed / max(payloadLen, 1)):1 exceeds max_ratio \(options.maxRatio)")
+            }
+        }
+
+        // Tensor table.
+        let table = try array(field(top, "tensors"), "tensors")
+        guard table.count >= 1 && table.count <= options.maxTensors else {
+            throw RecurError(.tooManyTensors, "\(table.count) tensors; allowed 1...\(options.maxTensors)")
+        }
+        struct Entry {
+            let name: String
+            let dtype: WeightDType
+            let shape: [Int]
+            let count: Int
+            let offset: Int
+        }
+        var entries: [Entry] = []
+        var names = Set<String>()
+        var expectedOffset = 0
+        for (i, tv) in table.enumerated() {
+            let t = try object(tv, "tensors[\(i)]")
+            try onlyKeys(t, ["name", "dtype", "shape", "offset", "nbytes"], "tensors[\(i)]")
+            try requireKeys(t, ["name", "dtype", "shape", "offset", "nbytes"], "tensors[\(i)]")
+            let name = try string(field(t, "name"), "tensors[\(i)].name")
+            guard validName(name) else {
+                throw RecurError(.badName, "tensors[\(i)].name \"\(printable(name))\" must be 1...\(CheckpointFormat.maxNameBytes) bytes of [a-z0-9_.]")
+            }
+            guard names.insert(name).inserted else {
+                throw RecurError(.duplicateTensor, "tensor \"\(name)\" appears twice")
+            }
+            let dtName = try string(field(t, "dtype"), "\(name).dtype")
+            guard let dtype = WeightDType(name: dtName) else {
+                throw RecurError(.badDType, "tensor \(name) has unknown dtype \"\(printable(dtName))\" (f32 or f16)")
+            }
+            let dims = try array(field(t, "shape"), "\(name).shape")
+            guard dims.count >= 1 && dims.count <= CheckpointFormat.maxNDim else {
+                throw RecurError(.badShape, "tensor \(name) has \(dims.count) dimensions (allowed 1...\(CheckpointFormat.maxNDim))")
+            }
+            var shape: [Int] = []
+            var product: Int64 = 1
+            var overflow = false
+            for (k, d) in dims.enumerated() {
+                guard case .integer(let n) = d else {
+                    throw RecurError(.schema, "\(name).shape[\(k)] must be an integer")
+                }
+                guard n > 0 else {
+                    throw RecurError(.badShape, "tensor \(name) dimension \(k) is \(n) (must be >= 1)")
+                }
+                let (p, o) = product.multipliedReportingOverflow(by: n)
+                if o { overflow = true } else { product = p }
+                shape.append(Int(n))
+            }
+            guard !overflow else {
+                throw RecurError(.shapeOverflow, "tensor \(name) shape \(shape) overflows 64-bit element count")
+            }
+            for (k, n) in shape.enumerated() where n > options.maxDimension {
+                throw RecurError(.badShape, "tensor \(name) dimension \(k) is \(n); max_dimension is \(options.maxDimension)")
+            }
+            guard product <= Int64(options.maxTensorElements) else {
+                throw RecurError(.tensorTooLarge, "tensor \(name) has \(product) elements; max_tensor_elements is \(options.maxTensorElements)")
+            }
+            let count = Int(product)
+            let (nbytesExpected, o3) = count.multipliedReportingOverflow(by: dtype.itemSize)
+            guard !o3, nbytesExpected <= options.maxPayloadSize else {
+                throw RecurError(.tensorTooLarge, "tensor \(name) is larger than max_payload_size")
+            }
+            let nbytes = try integer(field(t, "nbytes"), "\(name).nbytes", max: CheckpointFormat.maxByteInteger)
+            guard nbytes == nbytesExpected else {
+                throw RecurError(.sizeMismatch, "tensor \(name): nbytes \(nbytes) != \(count) elements x \(dtype.itemSize)")
+            }
+            let offset = try integer(field(t, "offset"), "\(name).offset", max: CheckpointFormat.maxByteInteger)
+            guard offset == expectedOffset else {
+                throw RecurError(.badOffsets, "tensor \(name) starts at offset \(offset); expected \(expectedOffset) (tensors must be contiguous from 0 in table order)")
+            }
+            expectedOffset += nbytes  // each <= maxPayloadSize and count <= 65536: no overflow
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, count: count, offset: offset))
+        }
+        guard expectedOffset == uncompressed else {
+            throw RecurError(.sizeMismatch, "tensors cover \(expectedOffset) bytes; payload.uncompressed_len is \(uncompressed)")
+        }
+
+        // Model config.
+        let model = try object(field(top, "model"), "model")
+        try onlyKeys(model, ["input_size", "layers", "output_size", "output_transform", "labels"], "model")
+        try requireKeys(model, ["input_size", "layers", "output_size", "output_transform"], "model")
+        let inputSize = try integer(field(model, "input_size"), "model.input_size")
+        let outputSize = try integer(field(model, "output_size"), "model.output_size")
+        let layersJSON = try array(field(model, "layers"), "model.layers")
+        guard layersJSON.count >= 1 && layersJSON.count <= ModelLimits.maxLayers else {
+            throw RecurError(.badConfig, "model has \(layersJSON.count) layers (allowed 1...\(ModelLimits.maxLayers))")
+        }
+        var layers: [LayerConfig] = []
+        for (i, lv) in layersJSON.enumerated() {
+            let lo = try object(lv, "model.layers[\(i)]")
+            try onlyKeys(lo, ["size", "activation"], "model.layers[\(i)]")
+            try requireKeys(lo, ["size", "activation"], "model.layers[\(i)]")
+            let size = try integer(field(lo, "size"), "model.layers[\(i)].size")
+            let actName = try string(field(lo, "activation"), "model.layers[\(i)].activation")
+            guard let act = Activation(name: actName) else {
+                throw RecurError(.badConfig, "model.layers[\(i)].activation \"\(printable(actName))\" is not tanh, relu, sigmoid or identity")
+            }
+            layers.append(LayerConfig(size: size, activation: act))
+        }
+        let otName = try string(field(model, "output_transform"), "model.output_transform")
+        guard let transform = OutputTransform(name: otName) else {
+            throw RecurError(.badConfig, "model.output_transform \"\(printable(otName))\" is not none, softmax or sigmoid")
+        }
+        let config = ModelConfig(
+            inputSize: inputSize, layers: layers, outputSize: outputSize, outputTransform: transform,
+            weightDType: weightDType)
+        try config.validate()
+
+        var labels: [String] = []
+        if let lv = field(model, "labels") {
+            let arr = try array(lv, "model.labels")
+            guard arr.count == outputSize else {
+                throw RecurError(.badConfig, "model has \(arr.count) labels for output_size \(outputSize)")
+            }
+            for (i, l) in arr.enumerated() {
+                guard case .string(let s) = l else { throw RecurError(.badLabel, "model.labels[\(i)] must be a string") }
+                labels.append(s)
+            }
+            try Model.validate(labels: labels, outputSize: outputSize)
+        }
+
+        let metaObj: Object
+        do throws(RecurError) {
+            metaObj = try object(field(top, "metadata"), "metadata")
+        } catch {
+            throw RecurError(.badMetadata, "metadata must be an object of strings")
+        }
+        guard metaObj.count <= ModelLimits.maxMetadataEntries else {
+            throw RecurError(.badMetadata, "\(metaObj.count) metadata entries (max \(ModelLimits.maxMetadataEntries))")
+        }
+        var metadata: [(key: String, value: String)] = []
+        for (k, v) in metaObj {
+            guard case .string(let s) = v else {
+                throw RecurError(.badMetadata, "metadata \"\(printable(k))\" must be a string")
+            }
+            metadata.append((key: k, value: s))
+        }
+        try Model.validate(metadata: metadata)
+
+        // Exact tensor set derived from the config.
+        var expected: [String: (spec: TensorSpec, canonicalOffset: Int)] = [:]
+        var off = 0
+        for s in config.tensorSpecs {
+            expected[s.name] = (s, off)
+            off += s.count
+        }
+        var planned: [PlannedTensor] = []
+        for e in entries {
+            guard let ex = expected[e.name] else {
+                throw RecurError(.unexpectedTensor, "tensor \(e.name) is not part of this model config")
+            }
+            guard e.shape == ex.spec.shape else {
+                throw RecurError(.shapeMismatch, "tensor \(e.name) has shape \(e.shape); the config requires \(ex.spec.shape)")
+            }
+            let want: WeightDType = ex.spec.isMatrix ? weightDType : .f32
+            guard e.dtype == want else {
+                throw RecurError(.dtypeMismatch, "tensor \(e.name) is \(e.dtype.name); expected \(want.name)")
+            }
+            planned.append(PlannedTensor(name: e.name, dtype: e.dtype, count: e.count, offset: e.offset, canonicalOffset: ex.canonicalOffset))
+        }
+        for s in config.tensorSpecs where !names.contains(s.name) {
+            throw RecurError(.missingTensor, "tensor \(s.name) is missing")
+        }
+        return HeaderPlan(config: config, labels: labels, metadata: metadata, uncompressedLen: uncompressed, tensors: planned)
+    }
+
+    static func validName(_ s: String) -> Bool {
+        let u = s.utf8
+        guard u.count >= 1 && u.count <= CheckpointFormat.maxNameBytes else { return false }
+        return u.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2E }
+    }
+
+    /// A short, printable form of an untrusted string for messages.
+    static func printable(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars.prefix(40) {
+            out += (u.value < 0x20 || u.value == 0x7F) ? "?" : String(u)
+        }
+        return s.unicodeScalars.count > 40 ? out + "..." : out
+    }
+}

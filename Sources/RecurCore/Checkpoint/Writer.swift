@@ -1,0 +1,129 @@
+/// Writing `.recur` checkpoints (docs/FORMAT.md "Writer protocol").
+public enum CheckpointWriter {
+    /// Serialises `model`. `dtype` overrides the model's storage type for the weight
+    /// matrices; `level` is the zlib level (1...9). The output is deterministic and is
+    /// re-read and compared with the model before it is returned.
+    public static func encode(_ model: Model, dtype: WeightDType? = nil, level: Int = 6) throws(RecurError) -> [UInt8] {
+        guard (1...9).contains(level) else {
+            throw RecurError(.invalidArgument, "compression level \(level) is outside 1...9")
+        }
+        var config = model.config
+        if let dtype { config.weightDType = dtype }
+        let specs = config.tensorSpecs
+        let params = model.parameters()
+
+        // Payload: each tensor byte-shuffled, concatenated in canonical order.
+        var raw: [UInt8] = []
+        var tensorJSON: [JSON] = []
+        var expected: [Float] = []  // what a reader must get back
+        expected.reserveCapacity(params.count)
+        var off = 0
+        try params.withUnsafeBufferPointer { (p) throws(RecurError) in
+            guard let base = p.baseAddress else { throw RecurError(.invalidArgument, "model has no parameters") }
+            for s in specs {
+                let dt: WeightDType = s.isMatrix ? config.weightDType : .f32
+                let offset = raw.count
+                Shuffle.shuffle(base + off, count: s.count, dtype: dt, into: &raw)
+                for i in 0..<s.count {
+                    let v = base[off + i]
+                    let stored = dt == .f16 ? Half.toFloat(Half.fromFloat(v)) : v
+                    guard stored.isFinite else {
+                        throw RecurError(.nonFiniteWeight, "\(s.name)[\(i)] = \(v) does not fit in float16 storage")
+                    }
+                    expected.append(stored)
+                }
+                tensorJSON.append(.object([
+                    ("name", .string(s.name)), ("dtype", .string(dt.name)),
+                    ("shape", .array(s.shape.map { .integer(Int64($0)) })),
+                    ("offset", .integer(Int64(offset))), ("nbytes", .integer(Int64(raw.count - offset))),
+                ]))
+                off += s.count
+            }
+        }
+        let payload = try Zlib.compress(raw, level: Int32(level))
+
+        var modelJSON: [(String, JSON)] = [
+            ("input_size", .integer(Int64(config.inputSize))),
+            ("layers", .array(config.layers.map {
+                .object([("size", .integer(Int64($0.size))), ("activation", .string($0.activation.name))])
+            })),
+            ("output_size", .integer(Int64(config.outputSize))),
+            ("output_transform", .string(config.outputTransform.name)),
+        ]
+        if !model.labels.isEmpty { modelJSON.append(("labels", .array(model.labels.map { .string($0) }))) }
+        let header = JSON.object([
+            ("format", .string("recur")),
+            ("requires", .array([])),
+            ("model", .object(modelJSON)),
+            ("metadata", .object(model.metadata.map { ($0.key, .string($0.value)) })),
+            ("payload", .object([
+                ("codec", .string("zlib")), ("filter", .string("byteshuffle")),
+                ("weight_dtype", .string(config.weightDType.name)),
+                ("uncompressed_len", .integer(Int64(raw.count))),
+            ])),
+            ("tensors", .array(tensorJSON)),
+        ])
+        let headerBytes = Array(header.serialized().utf8)
+
+        var out = [UInt8](repeating: 0, count: CheckpointFormat.preambleSize)
+        out.reserveCapacity(CheckpointFormat.preambleSize + headerBytes.count + payload.count)
+        out.withUnsafeMutableBytes { p in
+            guard let base = p.baseAddress else { return }
+            for i in 0..<8 { p[i] = CheckpointFormat.magic[i] }
+            var w = ByteWriter(base + 8)
+            w.u16(CheckpointFormat.versionMajor)
+            w.u16(CheckpointFormat.versionMinor)
+            w.u32(0)
+            w.u32(UInt32(headerBytes.count))
+            w.u32(Checksum.crc32(headerBytes))
+            w.u64(UInt64(payload.count))
+            w.u32(Checksum.crc32(payload))
+            w.u32(Checksum.crc32(UnsafeRawBufferPointer(start: base, count: 36)))
+        }
+        out.append(contentsOf: headerBytes)
+        out.append(contentsOf: payload)
+
+        // Re-read before anyone trusts these bytes.
+        let back = try CheckpointReader.decode(out, options: .permissive)
+        let got = back.parameters()
+        guard got.count == expected.count,
+            zip(got, expected).allSatisfy({ $0.bitPattern == $1.bitPattern }),
+            back.config == config, back.labels == model.labels,
+            back.metadata.map({ $0.key }) == model.metadata.map({ $0.key }),
+            back.metadata.map({ $0.value }) == model.metadata.map({ $0.value })
+        else {
+            throw RecurError(.io, "internal error: the written checkpoint does not read back identically")
+        }
+        return out
+    }
+
+    /// Writes `model` to `path` atomically (temp file in the same directory, fsync,
+    /// rename, fsync of the directory). On error `path` is untouched.
+    public static func save(_ model: Model, to path: String, dtype: WeightDType? = nil, level: Int = 6) throws(RecurError) {
+        let bytes = try encode(model, dtype: dtype, level: level)
+        try FileIO.writeAtomically(path: path, bytes: bytes)
+    }
+}
+
+extension Model {
+    /// Loads a `.recur` file.
+    public static func load(path: String, options: LoadOptions = LoadOptions()) throws(RecurError) -> Model {
+        try CheckpointReader.load(path: path, options: options)
+    }
+
+    /// Decodes a `.recur` checkpoint from memory.
+    public convenience init(checkpoint bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(RecurError) {
+        let m = try CheckpointReader.decode(bytes, options: options)
+        try self.init(config: m.config, parameters: m.parameters(), labels: m.labels, metadata: m.metadata)
+    }
+
+    /// Serialises to `.recur` bytes.
+    public func checkpointBytes(dtype: WeightDType? = nil, level: Int = 6) throws(RecurError) -> [UInt8] {
+        try CheckpointWriter.encode(self, dtype: dtype, level: level)
+    }
+
+    /// Saves to `path` atomically.
+    public func save(to path: String, dtype: WeightDType? = nil, level: Int = 6) throws(RecurError) {
+        try CheckpointWriter.save(self, to: path, dtype: dtype, level: level)
+    }
+}

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// 64-byte aligned, zero-initialised float buffers from the C allocator, so that an
+/// allocation failure is a `RecurError(.outOfMemory)` instead of a trap.
+enum AlignedBuffer {
+    static func allocate(floats count: Int) throws(RecurError) -> UnsafeMutablePointer<Float> {
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow else { throw RecurError(.outOfMemory, "cannot allocate \(count) floats") }
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, bytes) == 0, let p = raw else {
+            throw RecurError(.outOfMemory, "cannot allocate \(bytes) bytes")
+        }
+        memset(p, 0, bytes)
+        return p.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    static func free(_ p: UnsafeMutablePointer<Float>) {
+        freeRaw(UnsafeMutableRawPointer(p))
+    }
+}
+
+/// 64-bit FNV-1a, used for model fingerprints (not a security hash).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(byte b: UInt8) {
+        value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01b3
+    }
+
+    mutating func add(_ v: UInt64) {
+        var x = v
+        for _ in 0..<8 {
+            add(byte: UInt8(truncatingIfNeeded: x))
+            x >>= 8
+        }
+    }
+
+    mutating func add(_ s: String) {
+        add(UInt64(s.utf8.count))
+        for b in s.utf8 { add(byte: b) }
+    }
+}
+
+@inline(__always)
+private func freeRaw(_ p: UnsafeMutableRawPointer) {
+    free(p)
+}

@@ -1,0 +1,266 @@
+/// Where one layer's weights sit in the model's padded buffer.
+@usableFromInline
+struct LayerLayout: Sendable {
+    let inputSize: Int
+    let size: Int
+    let inputPad: Int  // input width rounded up to 8
+    let sizePad: Int  // layer width rounded up to 8
+    let stride: Int  // inputPad + sizePad: one row holds [W row | U row]
+    let weightOffset: Int  // size rows of `stride` floats
+    let biasOffset: Int  // sizePad floats
+    let activation: Activation
+}
+
+/// An immutable feedback network: config, weights, labels and metadata.
+///
+/// A model never changes after construction and may be shared by any number of
+/// threads. Sessions (`Session`) hold the mutable recurrent state.
+public final class Model: @unchecked Sendable {
+    public let config: ModelConfig
+    /// Class labels: empty, or exactly `config.outputSize` entries.
+    public let labels: [String]
+    /// Free-form string metadata, in file (insertion) order; keys are unique.
+    public let metadata: [(key: String, value: String)]
+    /// Hash of the body (input size, layer sizes, activations, body weights); state
+    /// snapshots are bound to it.
+    public let bodyFingerprint: UInt64
+    /// Hash of the whole model (body fingerprint, head shape and weights, transform).
+    public let fingerprint: UInt64
+
+    @usableFromInline let layout: [LayerLayout]
+    @usableFromInline let headOffset: Int  // outputSize rows of headStride floats
+    @usableFromInline let headStride: Int
+    @usableFromInline let headBiasOffset: Int
+    @usableFromInline let weights: UnsafeMutablePointer<Float>
+    let weightCount: Int
+
+    /// Builds a model from canonical parameters (see `ModelConfig.tensorSpecs`:
+    /// per layer W (H x I), U (H x H), b (H); then Wo (O x H), bo (O); row-major).
+    public convenience init(
+        config: ModelConfig, parameters: UnsafeBufferPointer<Float>,
+        labels: [String] = [], metadata: [(key: String, value: String)] = []
+    ) throws(RecurError) {
+        let s = try Model.build(config: config, parameters: parameters, labels: labels, metadata: metadata)
+        self.init(config: config, labels: labels, metadata: metadata, storage: s)
+    }
+
+    /// Convenience: build from a Swift array of canonical parameters.
+    public convenience init(
+        config: ModelConfig, parameters: [Float],
+        labels: [String] = [], metadata: [(key: String, value: String)] = []
+    ) throws(RecurError) {
+        let r: Result<Storage, RecurError> = parameters.withUnsafeBufferPointer { p in
+            do throws(RecurError) {
+                return .success(try Model.build(config: config, parameters: p, labels: labels, metadata: metadata))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let s = try r.get()
+        self.init(config: config, labels: labels, metadata: metadata, storage: s)
+    }
+
+    private init(config: ModelConfig, labels: [String], metadata: [(key: String, value: String)], storage s: Storage) {
+        self.config = config
+        self.labels = labels
+        self.metadata = metadata
+        self.layout = s.layout
+        self.headOffset = s.headOffset
+        self.headStride = s.headStride
+        self.headBiasOffset = s.headBiasOffset
+        self.weights = s.weights
+        self.weightCount = s.weightCount
+        self.bodyFingerprint = s.bodyFingerprint
+        self.fingerprint = s.fingerprint
+    }
+
+    deinit {
+        AlignedBuffer.free(weights)
+    }
+
+    private struct Storage {
+        var layout: [LayerLayout]
+        var headOffset: Int
+        var headStride: Int
+        var headBiasOffset: Int
+        var weights: UnsafeMutablePointer<Float>
+        var weightCount: Int
+        var bodyFingerprint: UInt64
+        var fingerprint: UInt64
+    }
+
+    private static func build(
+        config: ModelConfig, parameters: UnsafeBufferPointer<Float>,
+        labels: [String], metadata: [(key: String, value: String)]
+    ) throws(RecurError) -> Storage {
+        try config.validate()
+        let specs = config.tensorSpecs
+        let expected = specs.reduce(0) { $0 + $1.count }
+        guard parameters.count == expected else {
+            throw RecurError(.lengthMismatch, "expected \(expected) parameters for this config, got \(parameters.count)")
+        }
+        guard let base = parameters.baseAddress else {
+            throw RecurError(.nullPointer, "parameters buffer is empty")
+        }
+        var off = 0
+        for s in specs {
+            for i in off..<(off + s.count) where !base[i].isFinite {
+                throw RecurError(.nonFiniteWeight, "\(s.name)[\(i - off)] is \(base[i])")
+            }
+            off += s.count
+        }
+        try Model.validate(labels: labels, outputSize: config.outputSize)
+        try Model.validate(metadata: metadata)
+
+        // Padded layout.
+        var layout: [LayerLayout] = []
+        var total = 0
+        for (l, layer) in config.layers.enumerated() {
+            let i = config.layerInputSize(l)
+            let ip = Kernels.pad8(i)
+            let hp = Kernels.pad8(layer.size)
+            let stride = ip + hp
+            let w = total
+            total += layer.size * stride
+            let b = total
+            total += hp
+            layout.append(
+                LayerLayout(
+                    inputSize: i, size: layer.size, inputPad: ip, sizePad: hp, stride: stride,
+                    weightOffset: w, biasOffset: b, activation: layer.activation))
+        }
+        let hs = Kernels.pad8(config.lastLayerSize)
+        let headOffset = total
+        total += config.outputSize * hs
+        let headBiasOffset = total
+        total += Kernels.pad8(config.outputSize)
+        let buf = try AlignedBuffer.allocate(floats: total)
+
+        // Scatter canonical parameters into the padded layout.
+        var src = 0
+        for lay in layout {
+            for r in 0..<lay.size {
+                let row = buf + lay.weightOffset + r * lay.stride
+                for c in 0..<lay.inputSize { row[c] = base[src + r * lay.inputSize + c] }
+            }
+            src += lay.size * lay.inputSize
+            for r in 0..<lay.size {
+                let row = buf + lay.weightOffset + r * lay.stride + lay.inputPad
+                for c in 0..<lay.size { row[c] = base[src + r * lay.size + c] }
+            }
+            src += lay.size * lay.size
+            for r in 0..<lay.size { buf[lay.biasOffset + r] = base[src + r] }
+            src += lay.size
+        }
+        let h = config.lastLayerSize
+        for o in 0..<config.outputSize {
+            for c in 0..<h { buf[headOffset + o * hs + c] = base[src + o * h + c] }
+        }
+        src += config.outputSize * h
+        for o in 0..<config.outputSize { buf[headBiasOffset + o] = base[src + o] }
+
+        // Fingerprints over the canonical bits.
+        var fp = FNV1a()
+        fp.add(0x7265_6375_725f_6264)  // "recur_bd"
+        fp.add(UInt64(config.inputSize))
+        fp.add(UInt64(config.layers.count))
+        for layer in config.layers {
+            fp.add(UInt64(layer.size))
+            fp.add(UInt64(UInt32(bitPattern: layer.activation.rawValue)))
+        }
+        let bodyCount = expected - config.outputSize * (h + 1)
+        for i in 0..<bodyCount { fp.add(UInt64(base[i].bitPattern)) }
+        let body = fp.value
+        fp.add(UInt64(config.outputSize))
+        fp.add(UInt64(UInt32(bitPattern: config.outputTransform.rawValue)))
+        for i in bodyCount..<expected { fp.add(UInt64(base[i].bitPattern)) }
+        return Storage(
+            layout: layout, headOffset: headOffset, headStride: hs, headBiasOffset: headBiasOffset,
+            weights: buf, weightCount: total, bodyFingerprint: body, fingerprint: fp.value)
+    }
+
+    /// Number of parameters (canonical count).
+    public var parameterCount: Int { config.parameterCount }
+
+    /// The canonical parameters (the order of `init(config:parameters:)`).
+    public func parameters() -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(parameterCount)
+        for lay in layout {
+            for r in 0..<lay.size {
+                let row = weights + lay.weightOffset + r * lay.stride
+                for c in 0..<lay.inputSize { out.append(row[c]) }
+            }
+            for r in 0..<lay.size {
+                let row = weights + lay.weightOffset + r * lay.stride + lay.inputPad
+                for c in 0..<lay.size { out.append(row[c]) }
+            }
+            for r in 0..<lay.size { out.append(weights[lay.biasOffset + r]) }
+        }
+        let h = config.lastLayerSize
+        for o in 0..<config.outputSize {
+            for c in 0..<h { out.append(weights[headOffset + o * headStride + c]) }
+        }
+        for o in 0..<config.outputSize { out.append(weights[headBiasOffset + o]) }
+        return out
+    }
+
+    /// Value of metadata `key`, if present.
+    public func metadataValue(_ key: String) -> String? {
+        metadata.first(where: { $0.key == key })?.value
+    }
+
+    /// A copy of this model with another storage dtype (weights unchanged in memory).
+    public func withWeightDType(_ dtype: WeightDType) throws(RecurError) -> Model {
+        var c = config
+        c.weightDType = dtype
+        return try Model(config: c, parameters: parameters(), labels: labels, metadata: metadata)
+    }
+
+    // MARK: - Validation of strings
+
+    static func validate(labels: [String], outputSize: Int) throws(RecurError) {
+        if labels.isEmpty { return }
+        guard labels.count == outputSize else {
+            throw RecurError(.badLabel, "\(labels.count) labels for \(outputSize) outputs (need 0 or \(outputSize))")
+        }
+        var seen = Set<String>()
+        for (i, l) in labels.enumerated() {
+            let n = l.utf8.count
+            guard n >= 1 && n <= ModelLimits.maxLabelBytes else {
+                throw RecurError(.badLabel, "label \(i) is \(n) bytes (allowed 1...\(ModelLimits.maxLabelBytes))")
+            }
+            if l.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                throw RecurError(.badLabel, "label \(i) contains a control character")
+            }
+            guard seen.insert(l).inserted else {
+                throw RecurError(.badLabel, "label \(i) \"\(l)\" is a duplicate")
+            }
+        }
+    }
+
+    static func validate(metadata: [(key: String, value: String)]) throws(RecurError) {
+        guard metadata.count <= ModelLimits.maxMetadataEntries else {
+            throw RecurError(.badMetadata, "\(metadata.count) metadata entries (max \(ModelLimits.maxMetadataEntries))")
+        }
+        var seen = Set<String>()
+        for (k, v) in metadata {
+            let kn = k.utf8.count
+            guard kn >= 1 && kn <= ModelLimits.maxMetadataKeyBytes else {
+                throw RecurError(.badMetadata, "metadata key of \(kn) bytes (allowed 1...\(ModelLimits.maxMetadataKeyBytes))")
+            }
+            guard k.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+                throw RecurError(.badMetadata, "metadata key \"\(k)\" must be printable ASCII without spaces")
+            }
+            guard seen.insert(k).inserted else {
+                throw RecurError(.badMetadata, "duplicate metadata key \"\(k)\"")
+            }
+            guard v.utf8.count <= ModelLimits.maxMetadataValueBytes else {
+                throw RecurError(.badMetadata, "metadata value of \"\(k)\" is \(v.utf8.count) bytes (max \(ModelLimits.maxMetadataValueBytes))")
+            }
+            guard !v.utf8.contains(0) else {
+                throw RecurError(.badMetadata, "metadata value of \"\(k)\" contains a NUL byte")
+            }
+        }
+    }
+}

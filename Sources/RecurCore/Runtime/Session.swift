@@ -1,0 +1,388 @@
+/// Recurrent state of `batchSize` independent streams of one model.
+///
+/// A session is used by one thread at a time (it may move between threads). It holds a
+/// strong reference to its model. Stepping allocates nothing.
+public final class Session {
+    public let model: Model
+    public let batchSize: Int
+
+    // Per stream, per layer: z[l] = [x_l padded | h_l padded] (layout[l].stride floats).
+    @usableFromInline let state: UnsafeMutablePointer<Float>
+    @usableFromInline let streamStride: Int
+    @usableFromInline let layerOffsets: [Int]  // offset of z[l] inside one stream
+    @usableFromInline let scratch: UnsafeMutablePointer<Float>  // max layer sizePad, and head output
+    let stateFloats: Int
+
+    /// A session of `batchSize` streams (1...65536), state zero.
+    public init(model: Model, batchSize: Int = 1) throws(RecurError) {
+        guard (1...ModelLimits.maxBatch).contains(batchSize) else {
+            throw RecurError(.invalidArgument, "batch size \(batchSize) is outside 1...\(ModelLimits.maxBatch)")
+        }
+        var offsets: [Int] = []
+        var per = 0
+        var maxPad = Kernels.pad8(model.config.outputSize)
+        for lay in model.layout {
+            offsets.append(per)
+            per += lay.stride
+            maxPad = max(maxPad, lay.sizePad)
+        }
+        let (total, overflow) = per.multipliedReportingOverflow(by: batchSize)
+        guard !overflow else { throw RecurError(.outOfMemory, "session state too large") }
+        self.model = model
+        self.batchSize = batchSize
+        self.streamStride = per
+        self.layerOffsets = offsets
+        self.stateFloats = total
+        self.state = try AlignedBuffer.allocate(floats: total)
+        do {
+            self.scratch = try AlignedBuffer.allocate(floats: maxPad)
+        } catch {
+            AlignedBuffer.free(self.state)
+            throw error
+        }
+    }
+
+    deinit {
+        AlignedBuffer.free(state)
+        AlignedBuffer.free(scratch)
+    }
+
+    /// A new session with the same model, batch size and a copy of the state.
+    public func clone() throws(RecurError) -> Session {
+        let s = try Session(model: model, batchSize: batchSize)
+        s.state.update(from: state, count: stateFloats)
+        return s
+    }
+
+    public var inputSize: Int { model.config.inputSize }
+    public var outputSize: Int { model.config.outputSize }
+
+    /// Zero the state of every stream.
+    public func reset() {
+        state.update(repeating: 0, count: stateFloats)
+    }
+
+    /// Zero the state of one stream.
+    public func reset(stream: Int) throws(RecurError) {
+        guard stream >= 0 && stream < batchSize else {
+            throw RecurError(.indexOutOfRange, "stream \(stream) out of range (batch size \(batchSize))")
+        }
+        (state + stream * streamStride).update(repeating: 0, count: streamStride)
+    }
+
+    // MARK: - Stepping
+
+    /// Advances every stream by one step. `x` holds batch x input floats ([stream][input]);
+    /// `y`, if given, receives batch x output floats. Non-finite input is rejected with the
+    /// state unchanged.
+    public func step(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>?) throws(RecurError) {
+        let nIn = batchSize * inputSize
+        guard x.count == nIn, let xp = x.baseAddress else {
+            throw RecurError(.lengthMismatch, "x has \(x.count) floats; expected batch \(batchSize) x input \(inputSize) = \(nIn)")
+        }
+        var yp: UnsafeMutablePointer<Float>? = nil
+        if let y {
+            let nOut = batchSize * outputSize
+            guard y.count == nOut, let base = y.baseAddress else {
+                throw RecurError(.lengthMismatch, "y has \(y.count) floats; expected batch \(batchSize) x output \(outputSize) = \(nOut)")
+            }
+            yp = base
+        }
+        guard Kernels.allFinite(xp, nIn) else {
+            throw RecurError(.nonFiniteInput, "x contains NaN or Inf (state unchanged)")
+        }
+        stepUnchecked(xp, yp)
+    }
+
+    /// Runs `steps` steps. `xs` is [step][stream][input]. `ys` receives every step's output
+    /// ([step][stream][output], count steps x batch x output) or only the last step's
+    /// (count batch x output); nil skips the head. All inputs are checked first.
+    public func run(
+        _ xs: UnsafeBufferPointer<Float>, steps: Int, _ ys: UnsafeMutableBufferPointer<Float>?
+    ) throws(RecurError) {
+        let perStepIn = batchSize * inputSize
+        let perStepOut = batchSize * outputSize
+        guard steps >= 0 else { throw RecurError(.invalidArgument, "negative step count") }
+        let (nIn, o1) = perStepIn.multipliedReportingOverflow(by: steps)
+        guard !o1, xs.count == nIn else {
+            throw RecurError(.lengthMismatch, "xs has \(xs.count) floats; expected steps \(steps) x batch \(batchSize) x input \(inputSize)")
+        }
+        if steps == 0 { return }
+        guard let xp = xs.baseAddress else { throw RecurError(.nullPointer, "xs is NULL") }
+        var yp: UnsafeMutablePointer<Float>? = nil
+        var allSteps = false
+        if let ys {
+            let (nAll, o2) = perStepOut.multipliedReportingOverflow(by: steps)
+            if !o2 && ys.count == nAll {
+                allSteps = true
+            } else if ys.count != perStepOut {
+                throw RecurError(.lengthMismatch, "ys has \(ys.count) floats; expected steps x batch x output = \(o2 ? -1 : nAll) (every step) or batch x output = \(perStepOut) (last step)")
+            }
+            yp = ys.baseAddress
+        }
+        guard Kernels.allFinite(xp, nIn) else {
+            throw RecurError(.nonFiniteInput, "xs contains NaN or Inf (state unchanged)")
+        }
+        for t in 0..<steps {
+            let out: UnsafeMutablePointer<Float>?
+            if let yp {
+                out = allSteps ? yp + t * perStepOut : (t == steps - 1 ? yp : nil)
+            } else {
+                out = nil
+            }
+            stepUnchecked(xp + t * perStepIn, out)
+        }
+    }
+
+    /// The step itself: inputs already validated. No allocation, no bounds checks.
+    @inline(__always)
+    func stepUnchecked(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?) {
+        let lay = model.layout
+        let w = model.weights
+        let nIn = inputSize
+        let nLayers = lay.count
+        for b in 0..<batchSize {
+            let s = state + b * streamStride
+            // x into z[0]'s input part (padding stays zero).
+            s.update(from: x + b * nIn, count: nIn)
+            for l in 0..<nLayers {
+                let L = lay[l]
+                let z = s + layerOffsets[l]
+                Kernels.matvecBias(
+                    rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
+                    x: z, bias: w + L.biasOffset, out: scratch)
+                Kernels.activate(L.activation, scratch, valid: L.size, count: L.sizePad)
+                (z + L.inputPad).update(from: scratch, count: L.size)
+                if l + 1 < nLayers {
+                    (s + layerOffsets[l + 1]).update(from: scratch, count: L.size)
+                }
+            }
+            if let y {
+                let last = lay[nLayers - 1]
+                let h = s + layerOffsets[nLayers - 1] + last.inputPad
+                let out = y + b * outputSize
+                Kernels.matvecBias(
+                    rows: outputSize, cols: model.headStride, w: w + model.headOffset,
+                    stride: model.headStride, x: h, bias: w + model.headBiasOffset, out: out)
+                Kernels.outputTransform(model.config.outputTransform, out, outputSize)
+            }
+        }
+    }
+
+    // MARK: - Array conveniences (allocate; for scripting and tests)
+
+    /// One step from an array; returns batch x output floats.
+    public func step(_ x: [Float]) throws(RecurError) -> [Float] {
+        var y = [Float](repeating: 0, count: batchSize * outputSize)
+        let r: Result<Void, RecurError> = x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                do throws(RecurError) { try step(xp, yp); return .success(()) } catch { return .failure(error) }
+            }
+        }
+        try r.get()
+        return y
+    }
+
+    /// Steps through `xs` ([step][stream][input]); returns every step's outputs.
+    public func run(_ xs: [Float]) throws(RecurError) -> [Float] {
+        let per = batchSize * inputSize
+        guard xs.count % per == 0 else {
+            throw RecurError(.lengthMismatch, "xs has \(xs.count) floats, not a multiple of batch x input = \(per)")
+        }
+        let steps = xs.count / per
+        var ys = [Float](repeating: 0, count: steps * batchSize * outputSize)
+        let r: Result<Void, RecurError> = xs.withUnsafeBufferPointer { xp in
+            ys.withUnsafeMutableBufferPointer { yp in
+                do throws(RecurError) { try run(xp, steps: steps, yp); return .success(()) } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        try r.get()
+        return ys
+    }
+
+    // MARK: - Raw state
+
+    /// Floats of raw state: batch x model.config.stateSize, [stream][layer][unit].
+    public var hiddenCount: Int { batchSize * model.config.stateSize }
+
+    /// Copies the raw state into `out` (exactly `hiddenCount` floats).
+    public func getHidden(_ out: UnsafeMutableBufferPointer<Float>) throws(RecurError) {
+        guard out.count == hiddenCount, let o = out.baseAddress else {
+            throw RecurError(.lengthMismatch, "hidden buffer has \(out.count) floats; expected \(hiddenCount)")
+        }
+        var k = 0
+        for b in 0..<batchSize {
+            for (l, lay) in model.layout.enumerated() {
+                let h = state + b * streamStride + layerOffsets[l] + lay.inputPad
+                (o + k).update(from: h, count: lay.size)
+                k += lay.size
+            }
+        }
+    }
+
+    /// Sets the raw state from `h` (exactly `hiddenCount` finite floats).
+    public func setHidden(_ h: UnsafeBufferPointer<Float>) throws(RecurError) {
+        guard h.count == hiddenCount, let src = h.baseAddress else {
+            throw RecurError(.lengthMismatch, "hidden buffer has \(h.count) floats; expected \(hiddenCount)")
+        }
+        guard Kernels.allFinite(src, h.count) else {
+            throw RecurError(.nonFiniteInput, "state contains NaN or Inf (state unchanged)")
+        }
+        var k = 0
+        for b in 0..<batchSize {
+            let s = state + b * streamStride
+            for (l, lay) in model.layout.enumerated() {
+                (s + layerOffsets[l] + lay.inputPad).update(from: src + k, count: lay.size)
+                if l + 1 < model.layout.count {
+                    (s + layerOffsets[l + 1]).update(from: src + k, count: lay.size)
+                }
+                k += lay.size
+            }
+        }
+    }
+
+    public func hidden() -> [Float] {
+        var out = [Float](repeating: 0, count: hiddenCount)
+        out.withUnsafeMutableBufferPointer { p in _ = try? getHidden(p) }
+        return out
+    }
+
+    // MARK: - Snapshots
+
+    static let snapshotMagic: UInt32 = 0x5453_4352  // "RCST" little-endian
+    static let snapshotVersion: UInt32 = 1
+    static let snapshotHeaderBytes = 4 + 4 + 8 + 8 + 8
+
+    /// Size in bytes of a snapshot of this session.
+    public var snapshotSize: Int { Session.snapshotHeaderBytes + 4 * hiddenCount + 4 }
+
+    /// Writes a snapshot (bound to the model body and batch size, CRC-protected) into
+    /// `out`, which must hold at least `snapshotSize` bytes. Returns the bytes written.
+    @discardableResult
+    public func writeSnapshot(into out: UnsafeMutableRawBufferPointer) throws(RecurError) -> Int {
+        let n = snapshotSize
+        guard out.count >= n, let base = out.baseAddress else {
+            throw RecurError(.bufferTooSmall, "snapshot needs \(n) bytes; buffer has \(out.count)")
+        }
+        var w = ByteWriter(base)
+        w.u32(Session.snapshotMagic)
+        w.u32(Session.snapshotVersion)
+        w.u64(model.bodyFingerprint)
+        w.u64(UInt64(batchSize))
+        w.u64(UInt64(hiddenCount))
+        for b in 0..<batchSize {
+            for (l, lay) in model.layout.enumerated() {
+                let h = state + b * streamStride + layerOffsets[l] + lay.inputPad
+                for i in 0..<lay.size { w.u32(h[i].bitPattern) }
+            }
+        }
+        let crc = Checksum.crc32(UnsafeRawBufferPointer(start: base, count: w.offset))
+        w.u32(crc)
+        return w.offset
+    }
+
+    public func snapshot() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: snapshotSize)
+        bytes.withUnsafeMutableBytes { p in _ = try? writeSnapshot(into: p) }
+        return bytes
+    }
+
+    /// Restores a snapshot; the state is unchanged on any error.
+    public func restore(snapshot: UnsafeRawBufferPointer) throws(RecurError) {
+        guard snapshot.count >= Session.snapshotHeaderBytes + 4, let base = snapshot.baseAddress else {
+            throw RecurError(.lengthMismatch, "snapshot of \(snapshot.count) bytes is shorter than a snapshot header")
+        }
+        var r = ByteReader(base)
+        guard r.u32() == Session.snapshotMagic else {
+            throw RecurError(.stateMismatch, "not a recur state snapshot (bad magic)")
+        }
+        let version = r.u32()
+        guard version == Session.snapshotVersion else {
+            throw RecurError(.stateMismatch, "snapshot version \(version) not supported (expected \(Session.snapshotVersion))")
+        }
+        let fp = r.u64()
+        let batch = r.u64()
+        let count = r.u64()
+        guard fp == model.bodyFingerprint else {
+            throw RecurError(.stateMismatch, "snapshot was taken from a model with another body (fingerprint \(hex(fp)), this model \(hex(model.bodyFingerprint)))")
+        }
+        guard batch == UInt64(batchSize) else {
+            throw RecurError(.stateMismatch, "snapshot holds \(batch) streams; this session has \(batchSize)")
+        }
+        guard count == UInt64(hiddenCount), snapshot.count == snapshotSize else {
+            throw RecurError(.lengthMismatch, "snapshot is \(snapshot.count) bytes; expected \(snapshotSize)")
+        }
+        let crcStored = UnsafeRawPointer(base + snapshotSize - 4).loadUnaligned(as: UInt32.self).littleEndian
+        let crc = Checksum.crc32(UnsafeRawBufferPointer(start: base, count: snapshotSize - 4))
+        guard crc == crcStored else {
+            throw RecurError(.corruptPayload, "snapshot CRC-32 mismatch (stored \(hex(UInt64(crcStored))), computed \(hex(UInt64(crc))))")
+        }
+        // Validate every value before touching the state.
+        var check = r
+        for _ in 0..<hiddenCount where !Float(bitPattern: check.u32()).isFinite {
+            throw RecurError(.nonFiniteInput, "snapshot contains NaN or Inf")
+        }
+        for b in 0..<batchSize {
+            let s = state + b * streamStride
+            for (l, lay) in model.layout.enumerated() {
+                let h = s + layerOffsets[l] + lay.inputPad
+                for i in 0..<lay.size { h[i] = Float(bitPattern: r.u32()) }
+                if l + 1 < model.layout.count {
+                    (s + layerOffsets[l + 1]).update(from: h, count: lay.size)
+                }
+            }
+        }
+    }
+
+    public func restore(snapshot bytes: [UInt8]) throws(RecurError) {
+        let r: Result<Void, RecurError> = bytes.withUnsafeBytes { p in
+            do throws(RecurError) { try restore(snapshot: p); return .success(()) } catch { return .failure(error) }
+        }
+        try r.get()
+    }
+}
+
+func hex(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 16 - s.count)) + s
+}
+
+/// Little-endian writer over raw memory whose size the caller checked.
+struct ByteWriter {
+    let base: UnsafeMutableRawPointer
+    var offset = 0
+    init(_ base: UnsafeMutableRawPointer) { self.base = base }
+    mutating func u16(_ v: UInt16) {
+        (base + offset).storeBytes(of: v.littleEndian, as: UInt16.self)
+        offset += 2
+    }
+    mutating func u32(_ v: UInt32) {
+        (base + offset).storeBytes(of: v.littleEndian, as: UInt32.self)
+        offset += 4
+    }
+    mutating func u64(_ v: UInt64) {
+        (base + offset).storeBytes(of: v.littleEndian, as: UInt64.self)
+        offset += 8
+    }
+}
+
+/// Little-endian reader over raw memory whose size the caller checked.
+struct ByteReader {
+    let base: UnsafeRawPointer
+    var offset = 0
+    init(_ base: UnsafeRawPointer) { self.base = base }
+    mutating func u16() -> UInt16 {
+        defer { offset += 2 }
+        return UInt16(littleEndian: (base + offset).loadUnaligned(as: UInt16.self))
+    }
+    mutating func u32() -> UInt32 {
+        defer { offset += 4 }
+        return UInt32(littleEndian: (base + offset).loadUnaligned(as: UInt32.self))
+    }
+    mutating func u64() -> UInt64 {
+        defer { offset += 8 }
+        return UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
+    }
+}

@@ -1,0 +1,209 @@
+import Testing
+@testable import RecurCore
+
+@Suite struct ReferenceTests {
+    static let shapes: [(String, ModelConfig)] = [
+        ("design-doc 10-20-5", ModelConfig(inputSize: 10, layers: [LayerConfig(size: 20)], outputSize: 5)),
+        ("3-layer relu/tanh/sigmoid",
+         ModelConfig(inputSize: 7, layers: [LayerConfig(size: 13, activation: .relu), LayerConfig(size: 9, activation: .tanh),
+                                            LayerConfig(size: 16, activation: .sigmoid)], outputSize: 4)),
+        ("1-1-1", ModelConfig(inputSize: 1, layers: [LayerConfig(size: 1)], outputSize: 1)),
+        ("identity + softmax", ModelConfig(inputSize: 33, layers: [LayerConfig(size: 31, activation: .identity)], outputSize: 6, outputTransform: .softmax)),
+        ("2-layer sigmoid head", ModelConfig(inputSize: 12, layers: [LayerConfig(size: 64), LayerConfig(size: 40, activation: .relu)], outputSize: 9, outputTransform: .sigmoid)),
+        ("64-256-10", ModelConfig(inputSize: 64, layers: [LayerConfig(size: 256)], outputSize: 10)),
+    ]
+
+    @Test(arguments: 0..<shapes.count)
+    func matchesDoubleReference(_ index: Int) throws {
+        let (name, config) = Self.shapes[index]
+        let params = randomParameters(config, seed: UInt64(100 + index), scale: 1.5)
+        let model = try Model(config: config, parameters: params)
+        let session = try Session(model: model)
+        var ref = ReferenceNet(config: config, parameters: params)
+        var worst = 0.0
+        for t in 0..<25 {
+            let x = randomInputs(config.inputSize, seed: UInt64(1000 * index + t), scale: 2)
+            let y = try session.step(x)
+            let r = ref.step(x)
+            for o in 0..<config.outputSize {
+                worst = max(worst, abs(Double(y[o]) - r[o]) / max(abs(r[o]), 1e-3))
+                #expect(close(y[o], r[o]), "\(name) step \(t) output \(o): \(y[o]) vs \(r[o])")
+            }
+        }
+        // Hidden state too.
+        let h = session.hidden()
+        let hr = ref.h.flatMap { $0 }
+        for i in 0..<h.count { #expect(close(h[i], hr[i]), "\(name) hidden \(i)") }
+    }
+
+    @Test func runEqualsRepeatedStep() throws {
+        let config = Self.shapes[1].1
+        let model = try randomModel(config, seed: 7)
+        let a = try Session(model: model)
+        let b = try Session(model: model)
+        let steps = 17
+        let xs = randomInputs(steps * config.inputSize, seed: 8)
+        let ys = try a.run(xs)
+        var stepped: [Float] = []
+        for t in 0..<steps {
+            stepped += try b.step(Array(xs[(t * config.inputSize)..<((t + 1) * config.inputSize)]))
+        }
+        #expect(bits(ys) == bits(stepped))
+        #expect(bits(a.hidden()) == bits(b.hidden()))
+        // Last-only output mode.
+        let c = try Session(model: model)
+        var last = [Float](repeating: 0, count: config.outputSize)
+        try xs.withUnsafeBufferPointer { xp in
+            try last.withUnsafeMutableBufferPointer { yp in try c.run(xp, steps: steps, yp) }
+        }
+        #expect(bits(last) == bits(Array(ys.suffix(config.outputSize))))
+    }
+
+    @Test(arguments: [1, 3, 8, 64])
+    func batchEqualsSeparateSessions(_ batch: Int) throws {
+        let config = ModelConfig(inputSize: 10, layers: [LayerConfig(size: 20), LayerConfig(size: 11, activation: .relu)], outputSize: 5, outputTransform: .softmax)
+        let model = try randomModel(config, seed: 11)
+        let batched = try Session(model: model, batchSize: batch)
+        let singles = try (0..<batch).map { _ in try Session(model: model) }
+        for t in 0..<12 {
+            let x = randomInputs(batch * config.inputSize, seed: UInt64(500 + t))
+            if t == 6 && batch > 1 {
+                try batched.reset(stream: 1)
+                singles[1].reset()
+            }
+            let y = try batched.step(x)
+            for b in 0..<batch {
+                let ys = try singles[b].step(Array(x[(b * 10)..<((b + 1) * 10)]))
+                #expect(bits(Array(y[(b * 5)..<((b + 1) * 5)])) == bits(ys), "stream \(b) step \(t)")
+            }
+        }
+    }
+
+    @Test func snapshotContinuity() throws {
+        let config = Self.shapes[1].1
+        let model = try randomModel(config, seed: 21)
+        let s = try Session(model: model)
+        let xs = randomInputs(30 * config.inputSize, seed: 22)
+        func chunk(_ t: Int) -> [Float] { Array(xs[(t * config.inputSize)..<((t + 1) * config.inputSize)]) }
+        for t in 0..<10 { _ = try s.step(chunk(t)) }
+        let snap = s.snapshot()
+        var first: [Float] = []
+        for t in 10..<20 { first += try s.step(chunk(t)) }
+        try s.restore(snapshot: snap)
+        var second: [Float] = []
+        for t in 10..<20 { second += try s.step(chunk(t)) }
+        #expect(bits(first) == bits(second))
+        // Clone carries the state too.
+        try s.restore(snapshot: snap)
+        let c = try s.clone()
+        var third: [Float] = []
+        for t in 10..<20 { third += try c.step(chunk(t)) }
+        #expect(bits(third) == bits(first))
+    }
+
+    @Test func snapshotBoundToModelBody() throws {
+        let config = Self.shapes[0].1
+        let m1 = try randomModel(config, seed: 1)
+        let s1 = try Session(model: m1)
+        _ = try s1.step(randomInputs(10, seed: 2))
+        let snap = s1.snapshot()
+        // Another body (other weights) and another shape are rejected; state unchanged.
+        let m2 = try randomModel(config, seed: 3)
+        let s2 = try Session(model: m2)
+        _ = try s2.step(randomInputs(10, seed: 4))
+        let before = s2.hidden()
+        expectCode(.stateMismatch) { () throws(RecurError) in try s2.restore(snapshot: snap) }
+        #expect(bits(s2.hidden()) == bits(before))
+        let m3 = try randomModel(ModelConfig(inputSize: 10, layers: [LayerConfig(size: 21)], outputSize: 5), seed: 1)
+        let s3 = try Session(model: m3)
+        expectCode(.stateMismatch) { () throws(RecurError) in try s3.restore(snapshot: snap) }
+        // Batch size mismatch.
+        let sb = try Session(model: m1, batchSize: 2)
+        expectCode(.stateMismatch) { () throws(RecurError) in try sb.restore(snapshot: snap) }
+        // Same body, different head: accepted.
+        var p = m1.parameters()
+        p[p.count - 1] += 1
+        let m4 = try Model(config: config, parameters: p)
+        let s4 = try Session(model: m4)
+        try s4.restore(snapshot: snap)
+        #expect(bits(s4.hidden()) == bits(s1.hidden()))
+        // Corruption is caught by the CRC; truncation by the length.
+        var bad = snap
+        bad[40] ^= 0x01
+        expectCode(.corruptPayload) { () throws(RecurError) in try s1.restore(snapshot: bad) }
+        expectCode(.lengthMismatch) { () throws(RecurError) in try s1.restore(snapshot: Array(snap.dropLast())) }
+    }
+
+    @Test func nonFiniteInputLeavesStateUnchanged() throws {
+        let config = Self.shapes[0].1
+        let model = try randomModel(config, seed: 5)
+        let s = try Session(model: model)
+        _ = try s.step(randomInputs(10, seed: 6))
+        let before = s.hidden()
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var x = randomInputs(10, seed: 7)
+            x[3] = bad
+            expectCode(.nonFiniteInput) { () throws(RecurError) in _ = try s.step(x) }
+            var xs = randomInputs(30, seed: 8)
+            xs[25] = bad
+            expectCode(.nonFiniteInput) { () throws(RecurError) in _ = try s.run(xs) }
+            #expect(bits(s.hidden()) == bits(before))
+        }
+        var h = before
+        h[0] = .nan
+        expectCode(.nonFiniteInput) { () throws(RecurError) in
+            try h.withUnsafeBufferPointer { (p) throws(RecurError) in try s.setHidden(p) }
+        }
+        #expect(bits(s.hidden()) == bits(before))
+    }
+
+    @Test func setHiddenIsInitialState() throws {
+        let config = Self.shapes[1].1
+        let params = randomParameters(config, seed: 31)
+        let model = try Model(config: config, parameters: params)
+        let s = try Session(model: model)
+        var ref = ReferenceNet(config: config, parameters: params)
+        let h0 = randomInputs(config.stateSize, seed: 32, scale: 0.5)
+        try h0.withUnsafeBufferPointer { (p) throws(RecurError) in try s.setHidden(p) }
+        var k = 0
+        for l in 0..<config.layers.count {
+            for i in 0..<config.layers[l].size {
+                ref.h[l][i] = Double(h0[k])
+                k += 1
+            }
+        }
+        #expect(bits(s.hidden()) == bits(h0))
+        for t in 0..<5 {
+            let x = randomInputs(config.inputSize, seed: UInt64(40 + t))
+            let y = try s.step(x)
+            let r = ref.step(x)
+            for o in 0..<y.count { #expect(close(y[o], r[o])) }
+        }
+    }
+
+    @Test func invalidConfigsRejected() throws {
+        let bad: [ModelConfig] = [
+            ModelConfig(inputSize: 0, layers: [LayerConfig(size: 2)], outputSize: 1),
+            ModelConfig(inputSize: 2, layers: [], outputSize: 1),
+            ModelConfig(inputSize: 2, layers: [LayerConfig(size: 0)], outputSize: 1),
+            ModelConfig(inputSize: 2, layers: [LayerConfig(size: 65537)], outputSize: 1),
+            ModelConfig(inputSize: 2, layers: [LayerConfig(size: 2)], outputSize: 0),
+            ModelConfig(inputSize: 2, layers: Array(repeating: LayerConfig(size: 2), count: 65), outputSize: 1),
+        ]
+        for c in bad {
+            expectCode(.badConfig, "\(c)") { () throws(RecurError) in _ = try Model(config: c, parameters: []) }
+        }
+        let c = ModelConfig(inputSize: 2, layers: [LayerConfig(size: 2)], outputSize: 1)
+        expectCode(.lengthMismatch) { () throws(RecurError) in _ = try Model(config: c, parameters: [1, 2]) }
+        var p = randomParameters(c, seed: 1)
+        p[4] = .nan
+        expectCode(.nonFiniteWeight) { () throws(RecurError) in _ = try Model(config: c, parameters: p) }
+        let ok = randomParameters(c, seed: 1)
+        expectCode(.badLabel) { () throws(RecurError) in _ = try Model(config: c, parameters: ok, labels: ["a", "b"]) }
+        expectCode(.badLabel) { () throws(RecurError) in _ = try Model(config: c, parameters: ok, labels: [""]) }
+        expectCode(.badLabel) { () throws(RecurError) in _ = try Model(config: c, parameters: ok, labels: ["a\nb"]) }
+        expectCode(.badMetadata) { () throws(RecurError) in _ = try Model(config: c, parameters: ok, metadata: [("", "v")]) }
+        expectCode(.badMetadata) { () throws(RecurError) in _ = try Model(config: c, parameters: ok, metadata: [("k", "1"), ("k", "2")]) }
+        expectCode(.invalidArgument) { () throws(RecurError) in _ = try Session(model: Model(config: c, parameters: ok), batchSize: 0) }
+    }
+}

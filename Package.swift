@@ -26,8 +26,11 @@ let package = Package(
         .target(
             name: "Recur", dependencies: ["RecurCore", "CRecurAPI", "CRecurSupport"],
             path: "Sources/Recur"),
-        .testTarget(name: "RecurCoreTests", dependencies: ["RecurCore"], path: "Tests/RecurCoreTests"),
+        .target(name: "RecurTestSupport", path: "Tests/RecurTestSupport"),
         .testTarget(
-            name: "RecurTests", dependencies: ["Recur", "RecurCore", "CRecurAPI"], path: "Tests/RecurTests"),
+            name: "RecurCoreTests", dependencies: ["RecurCore", "RecurTestSupport"], path: "Tests/RecurCoreTests"),
+        .testTarget(
+            name: "RecurTests", dependencies: ["Recur", "RecurCore", "CRecurAPI", "RecurTestSupport"],
+            path: "Tests/RecurTests"),
     ]
 )

@@ -1,23 +1,10 @@
 import Testing
 @testable import RecurCore
+@_exported import RecurTestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Deterministic PRNG for tests (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float(_ lo: Float, _ hi: Float) -> Float { Float.random(in: lo..<hi, using: &self) }
-}
 
 /// Random parameters scaled like PyTorch's default init (U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
 func randomParameters(_ config: ModelConfig, seed: UInt64, scale: Float = 1) -> [Float] {
@@ -35,11 +22,6 @@ func randomModel(_ config: ModelConfig, seed: UInt64, labels: [String] = [], met
     throws -> Model
 {
     try Model(config: config, parameters: randomParameters(config, seed: seed), labels: labels, metadata: metadata)
-}
-
-func randomInputs(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-    var rng = SplitMix(seed)
-    return (0..<n).map { _ in rng.float(-scale, scale) }
 }
 
 /// Independent double-precision reference of the forward pass (written from the
@@ -114,8 +96,6 @@ func close(_ a: Float, _ b: Double, rel: Double = 1e-5, abs: Double = 1e-6) -> B
     Swift.abs(Double(a) - b) <= rel * Swift.abs(b) + abs
 }
 
-func bits(_ a: [Float]) -> [UInt32] { a.map { $0.bitPattern } }
-
 /// Runs `body` expecting a RecurError with `code`.
 func expectCode(_ code: RecurError.Code, _ comment: String = "", _ body: () throws(RecurError) -> Void,
                 sourceLocation: SourceLocation = #_sourceLocation) {
@@ -127,8 +107,3 @@ func expectCode(_ code: RecurError.Code, _ comment: String = "", _ body: () thro
     }
 }
 
-func tempDir() -> String {
-    var t = Array("/tmp/recur-test-XXXXXX".utf8CString)
-    let p = t.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    return p.map { String(cString: $0) } ?? "/tmp"
-}

@@ -159,8 +159,8 @@ enum Kernels {
         p = p * s + SIMD8(repeating: 1.333_144_220_36e-1)
         p = p * s + SIMD8(repeating: -3.333_328_194_22e-1)
         let small = p * s * x + x
-        // Large |x|: 1 - 2 / (exp(2|x|) + 1), sign restored. |x| >= 9 gives exactly 1.
-        let e = exp8(pointwiseMin(ax, SIMD8(repeating: 9.0)) * SIMD8(repeating: 2.0))
+        // Large |x|: 1 - 2 / (exp(2|x|) + 1), sign restored. |x| >= 10 gives exactly 1.
+        let e = exp8(pointwiseMin(ax, SIMD8(repeating: 10.0)) * SIMD8(repeating: 2.0))
         let one = SIMD8<Float>(repeating: 1.0)
         let big = one - SIMD8(repeating: 2.0) / (e + one)
         let signed = big.replacing(with: -big, where: x .< 0)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the build and tests need when it is missing (Debian/Ubuntu; run as root
+# or with sudo). The Swift toolchain itself must already be on PATH.
+set -euo pipefail
+need=()
+command -v swift >/dev/null || { echo "deps: the Swift toolchain (swift) is not on PATH" >&2; exit 1; }
+command -v cc >/dev/null || need+=(gcc)
+command -v c++ >/dev/null || need+=(g++)
+command -v nm >/dev/null || need+=(binutils)
+command -v make >/dev/null || need+=(make)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,56 @@
+# recur -- top-level entry points.
+#
+#   make                 build the release library .build/release/librecur.so
+#   make install PREFIX=/some/dir
+#                        install include/recur.h, lib/librecur.so, lib/pkgconfig/recur.pc
+#   make demo            run the demo (builds what it needs)
+#   make test            run every test: Swift (swift test) and C (Tests/c)
+#   make bench           run the C benchmark (bench/README.md)
+#
+# The release-only flags live here, so Package.swift stays free of unsafe flags:
+# the Swift runtime is linked statically and a version script exports exactly recur_*.
+
+SWIFT    ?= swift
+CC       ?= cc
+PREFIX   ?= /usr/local
+VERSION  := $(shell sed -n 's/^\#define RECUR_VERSION_STRING "\(.*\)"/\1/p' include/recur.h)
+RELEASE  := -c release -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/include/recur.map
+LIBDIR   := $(CURDIR)/.build/release
+LIB      := $(LIBDIR)/librecur.so
+OUT      := $(CURDIR)/.build/recur-c
+
+.PHONY: all lib install demo test test-swift test-c bench deps clean
+
+all: lib
+
+deps:
+	@bash .ci/deps.sh
+
+lib: deps
+	$(SWIFT) build $(RELEASE) --product recur
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/recur.h $(DESTDIR)$(PREFIX)/include/recur.h
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/librecur.so
+	printf 'prefix=%s\nincludedir=$${prefix}/include\nlibdir=$${prefix}/lib\n\nName: recur\nDescription: Embeddable runtime for feedback (recurrent) neural networks\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lrecur\nLibs.private: -lz -lm\n' \
+		'$(PREFIX)' '$(VERSION)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/recur.pc
+
+demo: lib
+	@mkdir -p $(OUT)
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -L$(LIBDIR) -lrecur -Wl,-rpath,$(LIBDIR) -lm -o $(OUT)/demo
+	$(OUT)/demo $(OUT)/demo.recur
+
+test: test-swift test-c
+
+test-swift: deps
+	$(SWIFT) test
+
+test-c: lib
+	bash Tests/c/run.sh
+
+bench: lib
+	bash bench/run.sh
+
+clean:
+	rm -rf .build

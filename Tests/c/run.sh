@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# C-side tests: install into a temporary prefix, then check the installed artefacts
+# exactly as a C user would see them.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+prefix=$(mktemp -d)
+work=$(mktemp -d)
+trap 'rm -rf "$prefix" "$work"' EXIT
+make -s install PREFIX="$prefix" >/dev/null
+lib="$prefix/lib/librecur.so"
+fail=0; pass=0
+ok()  { echo "ok   $*"; pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+
+# 1. The header compiles cleanly as C99 and C++ with strict warnings.
+for std in c99 c11; do
+  if cc -std=$std -Wall -Wextra -Werror -pedantic -fsyntax-only -x c "$prefix/include/recur.h"; then ok "header as $std"; else bad "header as $std"; fi
+done
+if c++ -std=c++11 -Wall -Wextra -Werror -pedantic -I"$prefix/include" Tests/c/header_cpp.cpp -L"$prefix/lib" -lrecur -Wl,-rpath,"$prefix/lib" -o "$work/cpp" && "$work/cpp"; then
+  ok "header as C++11, linked and run"; else bad "header as C++11"; fi
+
+# 2. Dependencies: only libc, libm, libz, libstdc++, libgcc_s (and the loader).
+needed=$(readelf -d "$lib" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort)
+extra=$(echo "$needed" | grep -vE '^(libc\.so\.6|libm\.so\.6|libz\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$' || true)
+if [ -z "$extra" ]; then ok "dependencies: $(echo $needed)"; else bad "unexpected dependencies: $extra"; fi
+if echo "$needed" | grep -q swift; then bad "links a Swift runtime library dynamically"; fi
+
+# 3. Exported symbols == functions declared in the header.
+exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRW]$/ {print $3}' | sort -u)
+declared=$(grep -oE '\brecur_[a-z0-9_]+[[:space:]]*\(' "$prefix/include/recur.h" | tr -d ' (' | sort -u)
+if [ "$exported" == "$declared" ]; then ok "exports == header ($(echo "$declared" | wc -l) functions)"
+else bad "exports differ from header:"; diff <(echo "$exported") <(echo "$declared") || true; fi
+
+# 4. pkg-config file works.
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+if [ "$(pkg-config --modversion recur)" == "$(sed -n 's/^#define RECUR_VERSION_STRING "\(.*\)"/\1/p' include/recur.h)" ]; then ok "pkg-config version"; else bad "pkg-config"; fi
+
+# 5. The C test program, built with pkg-config against the installed copy.
+cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic Tests/c/test_api.c $(pkg-config --cflags --libs recur) \
+   -Wl,-rpath,"$prefix/lib" -lm -lpthread -o "$work/test_api"
+if "$work/test_api" "$work"; then ok "test_api"; else bad "test_api"; fi
+
+# 6. No Foundation/ICU inside the library.
+if nm -D "$lib" | grep -qi 'icu\|Foundation'; then bad "Foundation/ICU symbols present"; else ok "no Foundation/ICU"; fi
+
+echo "C tests: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

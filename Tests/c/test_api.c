@@ -1,0 +1,252 @@
+/* C-side tests of librecur, compiled against the *installed* header and library.
+ * Uses only include/recur.h (plus libc/libm/pthreads). Prints "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L
+#include <recur.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed = 0, failed = 0;
+
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (cond) {                                                                       \
+            passed++;                                                                     \
+        } else {                                                                          \
+            failed++;                                                                     \
+            fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
+                    recur_last_error_message());                                          \
+        }                                                                                 \
+    } while (0)
+
+static uint64_t rng_state = 12345;
+static float frand(float scale) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return scale * ((float)((rng_state >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f);
+}
+
+/* Double-precision reference of the design document's FeedbackNet, 1 layer, tanh. */
+typedef struct {
+    int I, H, O;
+    const float *p;
+    double h[64];
+} ref_net;
+
+static void ref_step(ref_net *r, const float *x, double *y) {
+    const float *W = r->p, *U = W + r->H * r->I, *b = U + r->H * r->H, *Wo = b + r->H, *bo = Wo + r->O * r->H;
+    double nh[64];
+    for (int i = 0; i < r->H; i++) {
+        double s = b[i];
+        for (int j = 0; j < r->I; j++) s += (double)W[i * r->I + j] * x[j];
+        for (int j = 0; j < r->H; j++) s += (double)U[i * r->H + j] * r->h[j];
+        nh[i] = tanh(s);
+    }
+    memcpy(r->h, nh, sizeof(double) * (size_t)r->H);
+    for (int o = 0; o < r->O; o++) {
+        double s = bo[o];
+        for (int j = 0; j < r->H; j++) s += (double)Wo[o * r->H + j] * r->h[j];
+        y[o] = s;
+    }
+}
+
+static recur_model *make_model(float *params, size_t *n_params) {
+    uint32_t sizes[1] = {20};
+    const char *labels[5] = {"zero", "one", "two", "three", "four"};
+    const char *keys[1] = {"source"};
+    const char *values[1] = {"test_api.c"};
+    recur_model_config cfg = recur_model_default_config();
+    cfg.input_size = 10;
+    cfg.num_layers = 1;
+    cfg.output_size = 5;
+    cfg.layer_sizes = sizes;
+    cfg.labels = labels;
+    cfg.num_metadata = 1;
+    cfg.metadata_keys = keys;
+    cfg.metadata_values = values;
+    size_t n = 0;
+    CHECK(recur_model_config_num_params(&cfg, &n) == RECUR_OK);
+    CHECK(n == 10 * 20 + 20 * 20 + 20 + 5 * 20 + 5);
+    for (size_t i = 0; i < n; i++) params[i] = frand(0.3f);
+    *n_params = n;
+    recur_model *m = NULL;
+    CHECK(recur_model_create(&cfg, params, n, &m) == RECUR_OK);
+    return m;
+}
+
+/* --- threads: one shared model, a session per thread, results equal single-threaded --- */
+typedef struct {
+    recur_model *model;
+    const float *xs;
+    int steps;
+    float out[5];
+    int status;
+} worker_arg;
+
+static void *worker(void *p) {
+    worker_arg *a = (worker_arg *)p;
+    recur_session *s = NULL;
+    a->status = recur_session_create(a->model, &s);
+    for (int t = 0; t < a->steps && a->status == RECUR_OK; t++)
+        a->status = recur_session_step(s, a->xs + (size_t)t * 10, 10, a->out, 5);
+    recur_session_free(s);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    float params[1000];
+    size_t n = 0;
+
+    /* Versions */
+    CHECK(strcmp(recur_version_string(), RECUR_VERSION_STRING) == 0);
+    CHECK(recur_version_number() == RECUR_VERSION_NUMBER);
+    CHECK(recur_abi_version() == RECUR_ABI_VERSION);
+    CHECK(strstr(recur_status_string(RECUR_E_BAD_MAGIC), "RECUR_E_BAD_MAGIC") != NULL);
+
+    recur_model *m = make_model(params, &n);
+    size_t v = 0;
+    CHECK(recur_model_input_size(m, &v) == RECUR_OK && v == 10);
+    CHECK(recur_model_output_size(m, &v) == RECUR_OK && v == 5);
+    const char *label = NULL;
+    CHECK(recur_model_label(m, 3, &label) == RECUR_OK && strcmp(label, "three") == 0);
+    const char *meta = NULL;
+    CHECK(recur_model_metadata(m, "source", &meta) == RECUR_OK && strcmp(meta, "test_api.c") == 0);
+
+    /* Outputs match the double reference, step by step. */
+    recur_session *s = NULL;
+    CHECK(recur_session_create(m, &s) == RECUR_OK);
+    ref_net ref = {10, 20, 5, params, {0}};
+    float x[10], y[5];
+    double yr[5];
+    double worst = 0;
+    for (int t = 0; t < 50; t++) {
+        for (int i = 0; i < 10; i++) x[i] = frand(1.5f);
+        CHECK(recur_session_step(s, x, 10, y, 5) == RECUR_OK);
+        ref_step(&ref, x, yr);
+        for (int o = 0; o < 5; o++) {
+            /* |y - ref| <= 1e-5 |ref| + 1e-6 (relative, with an absolute floor near 0) */
+            double err = fabs(y[o] - yr[o]) / (1e-5 * fabs(yr[o]) + 1e-6);
+            if (err > worst) worst = err;
+        }
+    }
+    CHECK(worst <= 1.0);
+    printf("reference check: worst error %.3f of the 1e-5 relative tolerance\n", worst);
+
+    /* Save to a file, load, same outputs bit for bit. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/c_test.recur", dir);
+    CHECK(recur_model_save(m, path, NULL) == RECUR_OK);
+    recur_model *m2 = NULL;
+    CHECK(recur_model_load(path, NULL, &m2) == RECUR_OK);
+    float p2[1000];
+    CHECK(recur_model_get_params(m2, p2, n) == RECUR_OK);
+    CHECK(memcmp(params, p2, n * sizeof(float)) == 0);
+
+    /* Save to memory: size query then write; the bytes equal the file. */
+    size_t need = 0;
+    CHECK(recur_model_save_memory(m, NULL, NULL, 0, &need) == RECUR_E_BUFFER_TOO_SMALL && need > 0);
+    unsigned char *buf = (unsigned char *)malloc(need);
+    size_t got = 0;
+    CHECK(recur_model_save_memory(m, NULL, buf, need, &got) == RECUR_OK && got == need);
+    FILE *f = fopen(path, "rb");
+    unsigned char *fb = (unsigned char *)malloc(need + 1);
+    size_t fn = f ? fread(fb, 1, need + 1, f) : 0;
+    if (f) fclose(f);
+    CHECK(fn == need && memcmp(buf, fb, need) == 0);
+
+    /* Hostile bytes: every truncation and a bit flip are errors, never crashes. */
+    int all_rejected = 1;
+    for (size_t cut = 0; cut < need; cut++) {
+        recur_model *bad = NULL;
+        if (recur_model_load_memory(buf, cut, NULL, &bad) != RECUR_E_TRUNCATED || bad != NULL) all_rejected = 0;
+    }
+    CHECK(all_rejected);
+    buf[need / 2] ^= 0x10;
+    recur_model *bad = NULL;
+    CHECK(recur_model_load_memory(buf, need, NULL, &bad) < 0 && bad == NULL);
+    CHECK(strlen(recur_last_error_message()) > 0);
+    free(buf);
+    free(fb);
+
+    /* Misuse */
+    CHECK(recur_session_step(NULL, x, 10, y, 5) == RECUR_E_NULL_POINTER);
+    CHECK(recur_session_step(s, x, 11, y, 5) == RECUR_E_LENGTH_MISMATCH);
+    CHECK(recur_session_step(s, x, 10, y, 6) == RECUR_E_LENGTH_MISMATCH);
+    CHECK(recur_session_step(s, x, 10, NULL, 5) == RECUR_E_NULL_POINTER);
+    CHECK(recur_session_step((recur_session *)(void *)m, x, 10, y, 5) == RECUR_E_BAD_HANDLE);
+    CHECK(recur_model_input_size((recur_model *)(void *)s, &v) == RECUR_E_BAD_HANDLE);
+    x[4] = NAN;
+    CHECK(recur_session_step(s, x, 10, y, 5) == RECUR_E_NONFINITE_INPUT);
+    x[4] = INFINITY;
+    CHECK(recur_session_step(s, x, 10, y, 5) == RECUR_E_NONFINITE_INPUT);
+    x[4] = 0.5f;
+    CHECK(recur_model_load("/nonexistent/file.recur", NULL, &bad) == RECUR_E_IO && bad == NULL);
+    CHECK(strstr(recur_last_error_message(), "/nonexistent/file.recur") != NULL);
+    recur_model_free(NULL);
+    recur_session_free(NULL);
+
+    /* Snapshot continuity: 10 steps, snapshot, 10 more; restore, the same 10 again. */
+    float xs[10 * 20], ya[50], yb[50];
+    for (int i = 0; i < 200; i++) xs[i] = frand(1.0f);
+    CHECK(recur_session_run(s, xs, 100, 10, NULL, 0) == RECUR_OK);
+    size_t ss = 0;
+    CHECK(recur_session_state_size(s, &ss) == RECUR_OK);
+    void *snap = malloc(ss);
+    CHECK(recur_session_get_state(s, snap, ss) == RECUR_OK);
+    CHECK(recur_session_run(s, xs + 100, 100, 10, ya, 50) == RECUR_OK);
+    CHECK(recur_session_set_state(s, snap, ss) == RECUR_OK);
+    CHECK(recur_session_run(s, xs + 100, 100, 10, yb, 50) == RECUR_OK);
+    CHECK(memcmp(ya, yb, sizeof ya) == 0);
+    free(snap);
+
+    /* Batch of 4 streams == 4 single sessions, bit for bit. */
+    recur_session *bs = NULL, *single[4];
+    CHECK(recur_session_create_batch(m, 4, &bs) == RECUR_OK);
+    for (int b = 0; b < 4; b++) CHECK(recur_session_create(m, &single[b]) == RECUR_OK);
+    int same = 1;
+    for (int t = 0; t < 8; t++) {
+        float bx[40], by[20], sy[5];
+        for (int i = 0; i < 40; i++) bx[i] = frand(1.0f);
+        CHECK(recur_session_step(bs, bx, 40, by, 20) == RECUR_OK);
+        for (int b = 0; b < 4; b++) {
+            recur_session_step(single[b], bx + 10 * b, 10, sy, 5);
+            if (memcmp(sy, by + 5 * b, sizeof sy) != 0) same = 0;
+        }
+    }
+    CHECK(same);
+    for (int b = 0; b < 4; b++) recur_session_free(single[b]);
+    recur_session_free(bs);
+
+    /* Threads: 4 threads share m2, each with its own session; equal to a single-threaded run. */
+    enum { STEPS = 2000 };
+    float *txs = (float *)malloc(sizeof(float) * 10 * STEPS);
+    for (int i = 0; i < 10 * STEPS; i++) txs[i] = frand(1.0f);
+    worker_arg base = {m2, txs, STEPS, {0}, 0};
+    worker(&base);
+    CHECK(base.status == RECUR_OK);
+    pthread_t th[4];
+    worker_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = base;
+        pthread_create(&th[i], NULL, worker, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(args[i].status == RECUR_OK && memcmp(args[i].out, base.out, sizeof base.out) == 0);
+    }
+    free(txs);
+
+    /* Lifetimes: free the model first; the session still works. */
+    recur_model_free(m);
+    CHECK(recur_session_step(s, x, 10, y, 5) == RECUR_OK);
+    recur_session_free(s);
+    recur_model_free(m2);
+    unlink(path);
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -94,9 +94,9 @@ enum Kernels {
         case .identity:
             break
         case .relu:
-            let zero = SIMD8<Float>()
             while k < count {
-                store8(pointwiseMax(load8(v + k), zero), v + k)
+                let a = load8(v + k)
+                store8(a.replacing(with: 0, where: a .< 0), v + k)
                 k += 8
             }
         case .tanh:
@@ -128,7 +128,9 @@ enum Kernels {
 
     @inline(__always)
     static func exp8(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
-        let x = xIn.clamped(lowerBound: SIMD8(repeating: -87.0), upperBound: SIMD8(repeating: 88.0))
+        // Clamp to [-87, 88] (NaN cannot occur: inputs are finite by contract).
+        var x = xIn.replacing(with: -87.0, where: xIn .< -87.0)
+        x = x.replacing(with: 88.0, where: x .> 88.0)
         let magic = SIMD8<Float>(repeating: 12_582_912.0)  // 1.5 * 2^23: round to nearest
         let t = x * SIMD8(repeating: 1.442_695_040_888_963_4) + magic
         let n = t - magic
@@ -160,7 +162,7 @@ enum Kernels {
         p = p * s + SIMD8(repeating: -3.333_328_194_22e-1)
         let small = p * s * x + x
         // Large |x|: 1 - 2 / (exp(2|x|) + 1), sign restored. |x| >= 10 gives exactly 1.
-        let e = exp8(pointwiseMin(ax, SIMD8(repeating: 10.0)) * SIMD8(repeating: 2.0))
+        let e = exp8(ax.replacing(with: 10.0, where: ax .> 10.0) * SIMD8(repeating: 2.0))
         let one = SIMD8<Float>(repeating: 1.0)
         let big = one - SIMD8(repeating: 2.0) / (e + one)
         let signed = big.replacing(with: -big, where: x .< 0)

@@ -1,0 +1,167 @@
+/* Benchmark: microseconds per recur_session_step called from C, beside a plain-C reference
+ * loop (-O3 -march=native -ffast-math) in the same run; batch-64 throughput.
+ * Medians of repeats; the two are run alternately so machine noise hits both.
+ *   step_bench [--quick] [--json PATH] */
+#define _POSIX_C_SOURCE 200809L
+#include <recur.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ref_step.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rs = 42;
+static float frand(float k) {
+    rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+    return k * ((float)((rs >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f);
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(double), cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define CHECK(c)                                                                              \
+    do {                                                                                      \
+        recur_status s_ = (c);                                                                \
+        if (s_) { fprintf(stderr, "%s: %s\n", #c, recur_last_error_message()); exit(1); }     \
+    } while (0)
+
+typedef struct { int I, H, O, L; } shape;
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    const char *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+    }
+    const shape shapes[4] = {{10, 20, 5, 1}, {64, 256, 10, 1}, {128, 512, 10, 2}, {256, 1024, 32, 1}};
+    const int repeats = quick ? 5 : 15;
+    const double target = quick ? 0.01 : 0.03; /* seconds per timed repeat */
+    FILE *js = json ? fopen(json, "w") : NULL;
+    if (js) fprintf(js, "{\"recur_version\": \"%s\", \"results\": [\n", recur_version_string());
+
+    printf("recur %s step benchmark: median of %d repeats, one thread\n\n", recur_version_string(), repeats);
+    printf("%-18s %12s %12s %8s %16s %16s %8s\n", "shape (I,H,O,L)", "recur us", "plain-C us", "ratio",
+           "recur B64 st/s", "C B64 st/s", "ratio");
+    for (int si = 0; si < 4; si++) {
+        shape sh = shapes[si];
+        uint32_t sizes[4];
+        for (int l = 0; l < sh.L; l++) sizes[l] = (uint32_t)sh.H;
+        recur_model_config cfg = recur_model_default_config();
+        cfg.input_size = (uint32_t)sh.I;
+        cfg.num_layers = (uint32_t)sh.L;
+        cfg.layer_sizes = sizes;
+        cfg.output_size = (uint32_t)sh.O;
+        size_t n = 0;
+        CHECK(recur_model_config_num_params(&cfg, &n));
+        float *p = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) p[i] = frand(0.06f);
+        recur_model *m = NULL;
+        CHECK(recur_model_create(&cfg, p, n, &m));
+
+        /* Same weights for the reference. */
+        ref_model r = {sh.I, sh.H, sh.O, sh.L, {0}, {0}, {0}, {0}, 0, 0, 0};
+        float *q = p;
+        for (int l = 0; l < sh.L; l++) {
+            int in = l ? sh.H : sh.I;
+            r.W[l] = q; q += (size_t)sh.H * in;
+            r.U[l] = q; q += (size_t)sh.H * sh.H;
+            r.b[l] = q; q += sh.H;
+            r.h[l] = calloc((size_t)sh.H, sizeof(float));
+        }
+        r.Wo = q; q += (size_t)sh.O * sh.H;
+        r.bo = q;
+        r.tmp = calloc((size_t)sh.H, sizeof(float));
+
+        enum { NX = 64 };
+        float *xs = malloc(sizeof(float) * NX * 64 * sh.I);
+        for (int i = 0; i < NX * 64 * sh.I; i++) xs[i] = frand(1.0f);
+        float *y = malloc(sizeof(float) * 64 * sh.O);
+        recur_session *s = NULL;
+        CHECK(recur_session_create(m, &s));
+
+        /* Calibrate steps per repeat on the reference. */
+        int steps = 16;
+        for (;;) {
+            double t0 = now();
+            for (int k = 0; k < steps; k++) ref_step(&r, xs + (k % NX) * sh.I, y);
+            if (now() - t0 > target / 4 || steps > (1 << 24)) break;
+            steps *= 2;
+        }
+        steps *= 4;
+        double tr[32], tc[32];
+        for (int rep = -1; rep < repeats; rep++) {
+            double t0 = now();
+            for (int k = 0; k < steps; k++) recur_session_step(s, xs + (k % NX) * sh.I, (size_t)sh.I, y, (size_t)sh.O);
+            double t1 = now();
+            for (int k = 0; k < steps; k++) ref_step(&r, xs + (k % NX) * sh.I, y);
+            double t2 = now();
+            if (rep >= 0) {
+                tr[rep] = (t1 - t0) / steps * 1e6;
+                tc[rep] = (t2 - t1) / steps * 1e6;
+            }
+        }
+        double mr = median(tr, repeats), mc = median(tc, repeats);
+
+        /* Batch 64 for the two middle shapes. */
+        double br = 0, bc = 0;
+        if (si == 1 || si == 2) {
+            recur_session *b = NULL;
+            CHECK(recur_session_create_batch(m, 64, &b));
+            int bsteps = steps / 64 + 1;
+            double vr[32], vc[32];
+            for (int rep = -1; rep < repeats; rep++) {
+                double t0 = now();
+                for (int k = 0; k < bsteps; k++)
+                    recur_session_step(b, xs + (k % (NX / 64 + 1)) * 0, (size_t)(64 * sh.I), y, (size_t)(64 * sh.O));
+                double t1 = now();
+                for (int k = 0; k < bsteps; k++)
+                    for (int st = 0; st < 64; st++) ref_step(&r, xs + st * sh.I, y);
+                double t2 = now();
+                if (rep >= 0) {
+                    vr[rep] = 64.0 * bsteps / (t1 - t0);
+                    vc[rep] = 64.0 * bsteps / (t2 - t1);
+                }
+            }
+            br = median(vr, repeats);
+            bc = median(vc, repeats);
+            recur_session_free(b);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "%d,%d,%d,%d", sh.I, sh.H, sh.O, sh.L);
+        if (br > 0)
+            printf("%-18s %12.3f %12.3f %8.2f %16.0f %16.0f %8.2f\n", name, mr, mc, mr / mc, br, bc, bc / br);
+        else
+            printf("%-18s %12.3f %12.3f %8.2f %16s %16s %8s\n", name, mr, mc, mr / mc, "-", "-", "-");
+        if (js)
+            fprintf(js, "  {\"shape\": [%d, %d, %d, %d], \"recur_us\": %.4f, \"plain_c_us\": %.4f, \"batch64_recur_per_s\": %.0f, \"batch64_plain_c_per_s\": %.0f}%s\n",
+                    sh.I, sh.H, sh.O, sh.L, mr, mc, br, bc, si < 3 ? "," : "");
+        recur_session_free(s);
+        recur_model_free(m);
+        for (int l = 0; l < sh.L; l++) free(r.h[l]);
+        free(r.tmp);
+        free(xs);
+        free(y);
+        free(p);
+    }
+    if (js) {
+        fprintf(js, "]}\n");
+        fclose(js);
+    }
+    printf("\nratio = recur / plain C for latency (lower is better), plain C / recur for throughput.\n");
+    return 0;
+}

@@ -95,8 +95,8 @@ enum Kernels {
             break
         case .relu:
             while k < count {
-                let a = load8(v + k)
-                store8(a.replacing(with: 0, where: a .< 0), v + k)
+                let a = asInt(load8(v + k))
+                store8(asFloat(a & ~(a &>> 31)), v + k)  // clear negative lanes (and -0)
                 k += 8
             }
         case .tanh:
@@ -129,8 +129,9 @@ enum Kernels {
     @inline(__always)
     static func exp8(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
         // Clamp to [-87, 88] (NaN cannot occur: inputs are finite by contract).
-        var x = xIn.replacing(with: -87.0, where: xIn .< -87.0)
-        x = x.replacing(with: 88.0, where: x .> 88.0)
+        let lo = SIMD8<Float>(repeating: -87.0), hi = SIMD8<Float>(repeating: 88.0)
+        var x = select(less(xIn, lo), lo, xIn)
+        x = select(less(hi, x), hi, x)
         let magic = SIMD8<Float>(repeating: 12_582_912.0)  // 1.5 * 2^23: round to nearest
         let t = x * SIMD8(repeating: 1.442_695_040_888_963_4) + magic
         let n = t - magic
@@ -152,7 +153,9 @@ enum Kernels {
 
     @inline(__always)
     static func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let ax = x.replacing(with: -x, where: x .< 0)
+        let xi = asInt(x)
+        let sign = xi & SIMD8(repeating: Int32(bitPattern: 0x8000_0000))
+        let ax = asFloat(xi & SIMD8(repeating: 0x7FFF_FFFF))
         // Small |x|: odd polynomial.
         let s = x * x
         var p = SIMD8<Float>(repeating: -5.704_988_727_45e-3)
@@ -162,11 +165,31 @@ enum Kernels {
         p = p * s + SIMD8(repeating: -3.333_328_194_22e-1)
         let small = p * s * x + x
         // Large |x|: 1 - 2 / (exp(2|x|) + 1), sign restored. |x| >= 10 gives exactly 1.
-        let e = exp8(ax.replacing(with: 10.0, where: ax .> 10.0) * SIMD8(repeating: 2.0))
+        let ten = SIMD8<Float>(repeating: 10.0)
+        let e = exp8(select(less(ax, ten), ax, ten) * SIMD8(repeating: 2.0))
         let one = SIMD8<Float>(repeating: 1.0)
-        let big = one - SIMD8(repeating: 2.0) / (e + one)
-        let signed = big.replacing(with: -big, where: x .< 0)
-        return signed.replacing(with: small, where: ax .< SIMD8(repeating: 0.625))
+        let big = asFloat(asInt(one - SIMD8(repeating: 2.0) / (e + one)) | sign)
+        return select(less(ax, SIMD8(repeating: 0.625)), small, big)
+    }
+
+    // Lane selection through integer bit operations: SIMD8<Float> comparisons produce
+    // a lane-by-lane loop through memory on the baseline x86-64 target (measured: about a
+    // third of the step time at 10-20-5), while these compile to plain vector instructions.
+
+    @inline(__always)
+    static func asInt(_ v: SIMD8<Float>) -> SIMD8<Int32> { unsafeBitCast(v, to: SIMD8<Int32>.self) }
+
+    @inline(__always)
+    static func asFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> { unsafeBitCast(v, to: SIMD8<Float>.self) }
+
+    /// All-ones lanes where a < b (finite inputs): the sign of a - b.
+    @inline(__always)
+    static func less(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Int32> { asInt(a - b) &>> 31 }
+
+    /// mask ? a : b, lane by lane.
+    @inline(__always)
+    static func select(_ mask: SIMD8<Int32>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        asFloat((asInt(a) & mask) | (asInt(b) & ~mask))
     }
 
     @inline(__always)

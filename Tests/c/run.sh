@@ -41,7 +41,11 @@ cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic Tests/c/test_api.c $(pkg-config 
    -Wl,-rpath,"$prefix/lib" -lm -lpthread -o "$work/test_api"
 if "$work/test_api" "$work"; then ok "test_api"; else bad "test_api"; fi
 
-# 6. No Foundation/ICU inside the library.
+# 6. Stepping allocates nothing (malloc interposed and counted).
+cc -std=c99 -O1 -Wall -Wextra -Werror Tests/c/test_alloc.c $(pkg-config --cflags --libs recur) -Wl,-rpath,"$prefix/lib" -o "$work/test_alloc"
+if "$work/test_alloc"; then ok "zero allocations per step"; else bad "allocations on the step path"; fi
+
+# 7. No Foundation/ICU inside the library.
 if nm -D "$lib" | grep -qi 'icu\|Foundation'; then bad "Foundation/ICU symbols present"; else ok "no Foundation/ICU"; fi
 
 echo "C tests: $pass passed, $fail failed"

@@ -275,11 +275,14 @@ RECUR_API recur_status recur_model_create(const recur_model_config *config, cons
 RECUR_API void recur_model_free(recur_model *model);
 
 /** Copy all parameters, in the recur_model_create order, into out
- * (out_len must equal recur_model_num_params). */
+ * (out_len must equal recur_model_num_params). RECUR_E_BAD_HANDLE,
+ * RECUR_E_NULL_POINTER, RECUR_E_LENGTH_MISMATCH. Thread-safe. */
 RECUR_API recur_status recur_model_get_params(const recur_model *model, float *out, size_t out_len);
 
-/* Introspection. Each writes *out and returns RECUR_OK, or RECUR_E_BAD_HANDLE
- * / RECUR_E_NULL_POINTER. Thread-safe. */
+/* Introspection. Each writes *out and returns RECUR_OK, RECUR_E_NULL_POINTER
+ * (model or out NULL) or RECUR_E_BAD_HANDLE. Thread-safe; the model is not
+ * changed. Strings returned below are owned by the model handle and stay valid
+ * until recur_model_free on that handle (sessions do not extend them). */
 RECUR_API recur_status recur_model_input_size(const recur_model *model, size_t *out);
 RECUR_API recur_status recur_model_output_size(const recur_model *model, size_t *out);
 RECUR_API recur_status recur_model_num_layers(const recur_model *model, size_t *out);
@@ -295,17 +298,18 @@ RECUR_API recur_status recur_model_layer(const recur_model *model, size_t index,
                                          int32_t *activation);
 /** Number of labels: 0 (none) or output_size. */
 RECUR_API recur_status recur_model_num_labels(const recur_model *model, size_t *out);
-/** Label `index` as a NUL-terminated UTF-8 string owned by the model (valid
- * while the model lives). RECUR_E_INDEX_OUT_OF_RANGE past the last label. */
+/** Label `index` as a NUL-terminated UTF-8 string owned by the model handle.
+ * RECUR_E_INDEX_OUT_OF_RANGE past the last label (or if the model has none). */
 RECUR_API recur_status recur_model_label(const recur_model *model, size_t index,
                                          const char **out);
 /** Number of metadata entries. */
 RECUR_API recur_status recur_model_num_metadata(const recur_model *model, size_t *out);
 /** Metadata entry `index` (file order); key and value are owned by the model
- * and valid while it lives; either out may be NULL. */
+ * handle; either out may be NULL. RECUR_E_INDEX_OUT_OF_RANGE past the end. */
 RECUR_API recur_status recur_model_metadata_at(const recur_model *model, size_t index,
                                                const char **key, const char **value);
-/** Metadata value for `key`, or RECUR_E_NOT_FOUND. Owned by the model. */
+/** Metadata value for `key` (owned by the model handle). RECUR_E_NOT_FOUND if
+ * absent; RECUR_E_INVALID_ARGUMENT if key is not UTF-8. */
 RECUR_API recur_status recur_model_metadata(const recur_model *model, const char *key,
                                             const char **value);
 
@@ -356,16 +360,18 @@ RECUR_API recur_status recur_session_create(const recur_model *model, recur_sess
 RECUR_API recur_status recur_session_create_batch(const recur_model *model, size_t batch,
                                                   recur_session **out);
 
-/** A new session with the same model, batch size and a copy of the state. */
+/** A new session with the same model, batch size and a copy of the state.
+ * The source is only read (but must not be stepped concurrently).
+ * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_OUT_OF_MEMORY. */
 RECUR_API recur_status recur_session_clone(const recur_session *session, recur_session **out);
 
 /** Free the session and release its model reference. NULL is a no-op. */
 RECUR_API void recur_session_free(recur_session *session);
 
-/** Number of streams. */
+/** Number of streams. RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
 RECUR_API recur_status recur_session_batch_size(const recur_session *session, size_t *out);
 
-/** Zero the state of every stream. */
+/** Zero the state of every stream. RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
 RECUR_API recur_status recur_session_reset(recur_session *session);
 
 /** Zero the state of one stream; RECUR_E_INDEX_OUT_OF_RANGE if stream >= batch. */
@@ -391,21 +397,25 @@ RECUR_API recur_status recur_session_step(recur_session *session, const float *x
 RECUR_API recur_status recur_session_run(recur_session *session, const float *xs, size_t xs_len,
                                          size_t n_steps, float *ys, size_t ys_len);
 
-/** Raw recurrent state: batch * state_size floats, [stream][layer][unit]
- * (state_size from recur_model_state_size). */
+/** Copy the raw recurrent state: out_len must be batch * state_size floats,
+ * laid out [stream][layer][unit] (state_size from recur_model_state_size).
+ * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_LENGTH_MISMATCH. */
 RECUR_API recur_status recur_session_get_hidden(const recur_session *session, float *out,
                                                 size_t out_len);
-/** Set the raw recurrent state (for a non-zero initial state). Non-finite
- * values are rejected and the state is unchanged. */
+/** Set the raw recurrent state (for a non-zero initial state); same layout
+ * and length as recur_session_get_hidden. RECUR_E_NONFINITE_INPUT (state
+ * unchanged), RECUR_E_LENGTH_MISMATCH, RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
 RECUR_API recur_status recur_session_set_hidden(recur_session *session, const float *h,
                                                 size_t h_len);
 
-/** Size in bytes of a state snapshot of this session. */
+/** Size in bytes of a state snapshot of this session (36 + 4 * floats + 4).
+ * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
 RECUR_API recur_status recur_session_state_size(const recur_session *session, size_t *out);
 
-/** Write a snapshot of the state into buf (len must be >= the state size).
- * The snapshot is bound to the model body (input size, layer sizes,
- * activations and body weights) and to the batch size, and carries a CRC. */
+/** Write a snapshot of the state into buf (len must be >= the state size,
+ * else RECUR_E_BUFFER_TOO_SMALL). The snapshot is bound to the model body
+ * (input size, layer sizes, activations and body weights) and to the batch
+ * size, and carries a CRC-32 (format: docs/FORMAT.md section 8). */
 RECUR_API recur_status recur_session_get_state(const recur_session *session, void *buf,
                                                size_t len);
 

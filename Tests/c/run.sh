@@ -48,5 +48,5 @@ if "$work/test_alloc"; then ok "zero allocations per step"; else bad "allocation
 # 7. No Foundation/ICU inside the library.
 if nm -D "$lib" | grep -qi 'icu\|Foundation'; then bad "Foundation/ICU symbols present"; else ok "no Foundation/ICU"; fi
 
-echo "C tests: $pass passed, $fail failed"
+echo "ctests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -202,38 +202,24 @@ let hostileCases: [HostileCase] = [
     @Test func limitsAreInclusive() throws {
         // Exactly at a limit passes, one below fails (both sides of every bound).
         let bytes = try smallBytes()
+        let headerLen = Forge(bytes).header.utf8.count
+        let bounds: [(WritableKeyPath<LoadOptions, Int>, Int, RecurError.Code)] = [
+            (\.maxFileSize, bytes.count, .fileTooLarge),
+            (\.maxHeaderSize, headerLen, .headerSize),
+            (\.maxTensors, 5, .tooManyTensors),
+            (\.maxTensorElements, 16, .tensorTooLarge),
+            (\.maxPayloadSize, 168, .payloadTooLarge),
+            (\.maxDimension, 4, .badShape),
+        ]
+        for (key, limit, code) in bounds {
+            var o = LoadOptions()
+            o[keyPath: key] = limit
+            _ = try CheckpointReader.decode(bytes, options: o)
+            o[keyPath: key] = limit - 1
+            expectCode(code, "\(key) = \(limit - 1)") { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
+        }
+        // Options themselves are validated: zero and above-ceiling values are refused.
         var o = LoadOptions()
-        o.maxFileSize = bytes.count
-        _ = try CheckpointReader.decode(bytes, options: o)
-        o.maxFileSize = bytes.count - 1
-        expectCode(.fileTooLarge) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
-        let hl = Forge(bytes).header.utf8.count
-        o = LoadOptions()
-        o.maxHeaderSize = hl
-        _ = try CheckpointReader.decode(bytes, options: o)
-        o.maxHeaderSize = hl - 1
-        expectCode(.headerSize) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
-        o = LoadOptions()
-        o.maxTensors = 5
-        _ = try CheckpointReader.decode(bytes, options: o)
-        o.maxTensors = 4
-        expectCode(.tooManyTensors) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
-        o = LoadOptions()
-        o.maxTensorElements = 16
-        _ = try CheckpointReader.decode(bytes, options: o)
-        o.maxTensorElements = 15
-        expectCode(.tensorTooLarge) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
-        o = LoadOptions()
-        o.maxPayloadSize = 168
-        _ = try CheckpointReader.decode(bytes, options: o)
-        o.maxPayloadSize = 167
-        expectCode(.payloadTooLarge) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
-        o = LoadOptions()
-        o.maxDimension = 4
-        _ = try CheckpointReader.decode(bytes, options: o)
-        o.maxDimension = 3
-        expectCode(.badShape) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
-        o = LoadOptions()
         o.maxRatio = 0
         expectCode(.invalidArgument) { () throws(RecurError) in _ = try CheckpointReader.decode(bytes, options: o) }
         o.maxRatio = 100

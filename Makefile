@@ -4,7 +4,7 @@
 #   make install PREFIX=/some/dir
 #                        install include/recur.h, lib/librecur.so, lib/pkgconfig/recur.pc
 #   make demo            run the demo (builds what it needs)
-#   make test            run every test: Swift (swift test) and C (Tests/c)
+#   make test            run every test: Swift (swift test), C (Tests/c) and Python (pytest)
 #   make bench           run the C benchmark (bench/README.md)
 #
 # The release-only flags live here, so Package.swift stays free of unsafe flags:
@@ -19,7 +19,7 @@ LIBDIR   := $(CURDIR)/.build/release
 LIB      := $(LIBDIR)/librecur.so
 OUT      := $(CURDIR)/.build/recur-c
 
-.PHONY: all lib install demo test test-swift test-c bench deps clean
+.PHONY: all lib install demo test test-swift test-c test-python bench bench-python deps clean
 
 all: lib
 
@@ -41,7 +41,7 @@ demo: lib
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -L$(LIBDIR) -lrecur -Wl,-rpath,$(LIBDIR) -lm -o $(OUT)/demo
 	$(OUT)/demo $(OUT)/demo.recur
 
-test: test-swift test-c
+test: test-swift test-c test-python
 
 test-swift: deps
 	$(SWIFT) test
@@ -49,8 +49,14 @@ test-swift: deps
 test-c: lib
 	bash Tests/c/run.sh
 
+test-python: lib
+	python3 -m pytest -q bindings/python/tests
+
 bench: lib
 	bash bench/run.sh
+
+bench-python: lib
+	python3 bench/python_bench.py
 
 clean:
 	rm -rf .build

@@ -9,6 +9,7 @@ command -v c++ >/dev/null || need+=(g++)
 command -v nm >/dev/null || need+=(binutils)
 command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3 python3-pip)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
@@ -16,4 +17,14 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Python test dependencies (numpy for the bindings; pytest; wheel for no-isolation builds).
+missing_py=()
+for mod in numpy pytest wheel; do
+  python3 -c "import $mod" 2>/dev/null || missing_py+=("$mod")
+done
+if [ ${#missing_py[@]} -gt 0 ]; then
+  echo "deps: pip installing ${missing_py[*]}"
+  python3 -m pip install -q "${missing_py[@]}" || python3 -m pip install -q --break-system-packages "${missing_py[@]}"
 fi

@@ -216,3 +216,21 @@ def test_errors_carry_status_and_message():
     assert e.value.status in (-44,)
     assert "preamble" in e.value.message
     assert isinstance(e.value, recur.RecurError)
+
+
+def test_step_input_paths_agree():
+    """Staged copies, reused buffers filled in place, large inputs and converted lists all
+    give the same results as the reference."""
+    for I in (7, 5000):  # below and above the staging threshold
+        c = random_checkpoint(I, [(8, "tanh")], 3, seed=I)
+        m = c.to_model()
+        xs = np.random.default_rng(I).standard_normal((6, I)).astype(np.float32)
+        expected = forward(c, xs)
+        a, b, d = m.session(), m.session(), m.session()
+        buf = np.empty(I, np.float32)
+        out = np.empty(3, np.float32)
+        for t in range(6):
+            assert close(a.step(xs[t]), expected[t])
+            buf[...] = xs[t]  # the same array, refilled in place
+            assert close(b.step(buf, out=out), expected[t])
+            assert close(d.step(xs[t].tolist()), expected[t])

@@ -1,0 +1,264 @@
+"""ctypes declarations mirroring ``include/recur.h`` one to one.
+
+Every function of the header is declared here with explicit ``argtypes`` and
+``restype`` (the C prototype is quoted above each). Handles are distinct
+``c_void_p`` subclasses whose ``from_param`` refuses the other kind, so a model
+cannot be passed where a session is expected. ``tests/test_drift.py`` checks
+that this file, the header and the library's exported symbols declare the same
+set of functions.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+from pathlib import Path
+from typing import List, Optional
+
+#: The ABI version this package was written for (RECUR_ABI_VERSION).
+ABI_VERSION = 1
+
+
+class ModelHandle(c_void_p):
+    """``recur_model *``."""
+
+    @classmethod
+    def from_param(cls, obj):  # noqa: D102
+        if obj is None or isinstance(obj, cls):
+            return obj
+        raise TypeError(f"expected a recur_model handle, got {type(obj).__name__}")
+
+
+class SessionHandle(c_void_p):
+    """``recur_session *``."""
+
+    @classmethod
+    def from_param(cls, obj):  # noqa: D102
+        if obj is None or isinstance(obj, cls):
+            return obj
+        raise TypeError(f"expected a recur_session handle, got {type(obj).__name__}")
+
+
+class LoadOptions(ctypes.Structure):
+    """``recur_load_options``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("flags", c_uint32),
+        ("max_file_size", c_uint64),
+        ("max_header_size", c_uint32),
+        ("max_tensors", c_uint32),
+        ("max_dimension", c_uint32),
+        ("max_ratio", c_uint32),
+        ("max_tensor_elements", c_uint64),
+        ("max_payload_size", c_uint64),
+    ]
+
+
+class ModelConfig(ctypes.Structure):
+    """``recur_model_config``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("input_size", c_uint32),
+        ("num_layers", c_uint32),
+        ("output_size", c_uint32),
+        ("layer_sizes", POINTER(c_uint32)),
+        ("activations", POINTER(c_int32)),
+        ("output_transform", c_int32),
+        ("weight_dtype", c_int32),
+        ("labels", POINTER(c_char_p)),
+        ("num_metadata", c_size_t),
+        ("metadata_keys", POINTER(c_char_p)),
+        ("metadata_values", POINTER(c_char_p)),
+    ]
+
+
+class SaveOptions(ctypes.Structure):
+    """``recur_save_options``."""
+
+    _fields_ = [("struct_size", c_uint32), ("weight_dtype", c_int32), ("compression_level", c_int32)]
+
+
+LOAD_SKIP_CHECKSUMS = 0x1
+DTYPE_MODEL, DTYPE_F32, DTYPE_F16 = -1, 0, 1
+
+_P = POINTER
+_status = c_int32
+_MH, _SH = ModelHandle, SessionHandle
+
+# name: (restype, argtypes) -- one entry per function of include/recur.h, in header order.
+_SIGNATURES = {
+    # const char *recur_version_string(void);
+    "recur_version_string": (c_char_p, []),
+    # uint32_t recur_version_number(void);
+    "recur_version_number": (c_uint32, []),
+    # uint32_t recur_abi_version(void);
+    "recur_abi_version": (c_uint32, []),
+    # const char *recur_status_string(recur_status status);
+    "recur_status_string": (c_char_p, [_status]),
+    # const char *recur_last_error_message(void);
+    "recur_last_error_message": (c_char_p, []),
+    # recur_load_options recur_load_default_options(void);
+    "recur_load_default_options": (LoadOptions, []),
+    # recur_status recur_model_load(const char *path, const recur_load_options *options, recur_model **out);
+    "recur_model_load": (_status, [c_char_p, _P(LoadOptions), _P(_MH)]),
+    # recur_status recur_model_load_memory(const void *data, size_t len, const recur_load_options *, recur_model **);
+    "recur_model_load_memory": (_status, [c_void_p, c_size_t, _P(LoadOptions), _P(_MH)]),
+    # recur_model_config recur_model_default_config(void);
+    "recur_model_default_config": (ModelConfig, []),
+    # recur_status recur_model_config_num_params(const recur_model_config *config, size_t *out);
+    "recur_model_config_num_params": (_status, [_P(ModelConfig), _P(c_size_t)]),
+    # recur_status recur_model_create(const recur_model_config *, const float *params, size_t len, recur_model **);
+    "recur_model_create": (_status, [_P(ModelConfig), c_void_p, c_size_t, _P(_MH)]),
+    # void recur_model_free(recur_model *model);
+    "recur_model_free": (None, [_MH]),
+    # recur_status recur_model_get_params(const recur_model *model, float *out, size_t out_len);
+    "recur_model_get_params": (_status, [_MH, c_void_p, c_size_t]),
+    # recur_status recur_model_input_size(const recur_model *model, size_t *out);
+    "recur_model_input_size": (_status, [_MH, _P(c_size_t)]),
+    "recur_model_output_size": (_status, [_MH, _P(c_size_t)]),
+    "recur_model_num_layers": (_status, [_MH, _P(c_size_t)]),
+    "recur_model_num_params": (_status, [_MH, _P(c_size_t)]),
+    "recur_model_state_size": (_status, [_MH, _P(c_size_t)]),
+    # recur_status recur_model_output_transform(const recur_model *model, int32_t *out);
+    "recur_model_output_transform": (_status, [_MH, _P(c_int32)]),
+    "recur_model_weight_dtype": (_status, [_MH, _P(c_int32)]),
+    # recur_status recur_model_layer(const recur_model *, size_t index, size_t *size, int32_t *activation);
+    "recur_model_layer": (_status, [_MH, c_size_t, _P(c_size_t), _P(c_int32)]),
+    "recur_model_num_labels": (_status, [_MH, _P(c_size_t)]),
+    # recur_status recur_model_label(const recur_model *model, size_t index, const char **out);
+    "recur_model_label": (_status, [_MH, c_size_t, _P(c_char_p)]),
+    "recur_model_num_metadata": (_status, [_MH, _P(c_size_t)]),
+    # recur_status recur_model_metadata_at(const recur_model *, size_t index, const char **key, const char **value);
+    "recur_model_metadata_at": (_status, [_MH, c_size_t, _P(c_char_p), _P(c_char_p)]),
+    # recur_status recur_model_metadata(const recur_model *model, const char *key, const char **value);
+    "recur_model_metadata": (_status, [_MH, c_char_p, _P(c_char_p)]),
+    # recur_save_options recur_save_default_options(void);
+    "recur_save_default_options": (SaveOptions, []),
+    # recur_status recur_model_save(const recur_model *model, const char *path, const recur_save_options *options);
+    "recur_model_save": (_status, [_MH, c_char_p, _P(SaveOptions)]),
+    # recur_status recur_model_save_memory(const recur_model *, const recur_save_options *, void *buf, size_t cap, size_t *out_len);
+    "recur_model_save_memory": (_status, [_MH, _P(SaveOptions), c_void_p, c_size_t, _P(c_size_t)]),
+    # recur_status recur_session_create(const recur_model *model, recur_session **out);
+    "recur_session_create": (_status, [_MH, _P(_SH)]),
+    # recur_status recur_session_create_batch(const recur_model *model, size_t batch, recur_session **out);
+    "recur_session_create_batch": (_status, [_MH, c_size_t, _P(_SH)]),
+    # recur_status recur_session_clone(const recur_session *session, recur_session **out);
+    "recur_session_clone": (_status, [_SH, _P(_SH)]),
+    # void recur_session_free(recur_session *session);
+    "recur_session_free": (None, [_SH]),
+    "recur_session_batch_size": (_status, [_SH, _P(c_size_t)]),
+    "recur_session_reset": (_status, [_SH]),
+    "recur_session_reset_stream": (_status, [_SH, c_size_t]),
+    # recur_status recur_session_step(recur_session *, const float *x, size_t x_len, float *y, size_t y_len);
+    "recur_session_step": (_status, [_SH, c_void_p, c_size_t, c_void_p, c_size_t]),
+    # recur_status recur_session_run(recur_session *, const float *xs, size_t xs_len, size_t n_steps, float *ys, size_t ys_len);
+    "recur_session_run": (_status, [_SH, c_void_p, c_size_t, c_size_t, c_void_p, c_size_t]),
+    # recur_status recur_session_get_hidden(const recur_session *, float *out, size_t out_len);
+    "recur_session_get_hidden": (_status, [_SH, c_void_p, c_size_t]),
+    "recur_session_set_hidden": (_status, [_SH, c_void_p, c_size_t]),
+    "recur_session_state_size": (_status, [_SH, _P(c_size_t)]),
+    # recur_status recur_session_get_state(const recur_session *, void *buf, size_t len);
+    "recur_session_get_state": (_status, [_SH, c_void_p, c_size_t]),
+    "recur_session_set_state": (_status, [_SH, c_void_p, c_size_t]),
+}
+
+#: Functions declared here (the drift test compares this with the header and the library).
+DECLARED = frozenset(_SIGNATURES)
+
+
+class Library:
+    """A loaded ``librecur`` with every function declared."""
+
+    def __init__(self, cdll: ctypes.CDLL, path: str):
+        self.cdll = cdll
+        self.path = path
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(cdll, name)
+            fn.restype = restype
+            fn.argtypes = argtypes
+            setattr(self, name, fn)
+        # Hot-path entry points: separate function objects taking raw addresses (ints), so a
+        # step costs one ctypes call with integer conversions only. The session handle's
+        # kind is checked once when the Session is built, and again by the library.
+        self.step_raw = cdll["recur_session_step"]
+        self.step_raw.restype = c_int32
+        self.step_raw.argtypes = [c_void_p, c_void_p, c_size_t, c_void_p, c_size_t]
+        self.run_raw = cdll["recur_session_run"]
+        self.run_raw.restype = c_int32
+        self.run_raw.argtypes = [c_void_p, c_void_p, c_size_t, c_size_t, c_void_p, c_size_t]
+
+    def last_error(self) -> str:
+        msg = self.recur_last_error_message()
+        return msg.decode("utf-8", "replace") if msg else ""
+
+
+_loaded: Optional[Library] = None
+
+
+def _candidates() -> List[Path]:
+    here = Path(__file__).resolve().parent
+    out = [here / "_lib" / "librecur.so"]
+    # The repository's release build: bindings/python/src/recur -> repo root.
+    for up in (here.parents[3] if len(here.parents) > 3 else None,):
+        if up is not None:
+            out.append(up / ".build" / "release" / "librecur.so")
+    return out
+
+
+def load_library(path: Optional[str] = None) -> Library:
+    """Load librecur (once per process) and check its ABI version.
+
+    Lookup order: ``path`` -> ``RECUR_LIBRARY`` environment variable -> the copy bundled
+    in this package -> the repository's release build (``.build/release``) -> the system
+    loader (``ctypes.util.find_library("recur")``). A failure lists every path tried.
+    """
+    global _loaded
+    if path is None and _loaded is not None:
+        return _loaded
+    tried: List[str] = []
+    choices: List[str] = []
+    system = None
+    if path is not None:
+        choices.append(str(path))
+    else:
+        env = os.environ.get("RECUR_LIBRARY")
+        if env:
+            choices.append(env)
+        else:
+            tried.append("RECUR_LIBRARY: not set")
+        choices += [str(p) for p in _candidates()]
+        system = ctypes.util.find_library("recur")
+        if system:
+            choices.append(system)
+    for c in choices:
+        if "/" in c and not os.path.exists(c):
+            tried.append(f"{c}: not found")
+            continue
+        try:
+            cdll = ctypes.CDLL(c)
+        except OSError as e:
+            tried.append(f"{c}: {e}")
+            continue
+        lib = Library(cdll, c)
+        abi = lib.recur_abi_version()
+        if abi != ABI_VERSION:
+            from ._errors import VersionMismatchError
+
+            raise VersionMismatchError(
+                0, f"{c} has ABI version {abi}; this package needs {ABI_VERSION} "
+                f"(library {lib.recur_version_string().decode()})")
+        _loaded = lib
+        return lib
+    if path is None and not system:
+        tried.append("system loader: find_library('recur') found nothing")
+    raise OSError("could not load librecur; tried:\n  " + "\n  ".join(tried))
+
+
+def lib() -> Library:
+    """The loaded library (loading it with the default lookup on first use)."""
+    return _loaded if _loaded is not None else load_library()

@@ -1,0 +1,498 @@
+"""Pythonic API over the native library: Model, Session, BatchSession."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import byref, c_char_p, c_int32, c_size_t
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _lib
+from ._errors import InvalidArgumentError, make_error
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
+_F32 = np.dtype(np.float32)
+_STAGE_MAX = 4096  # floats: inputs up to 16 KiB are staged (copying is cheaper than .ctypes.data)
+TRANSFORMS = ("none", "softmax", "sigmoid")
+DTYPES = ("f32", "f16")
+
+PathLike = Union[str, "os.PathLike[str]"]
+ArrayLike = Union[np.ndarray, Sequence[float], Sequence[Sequence[float]]]
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        raise make_error(status, _lib.lib().last_error())
+
+
+def _f32(x: ArrayLike, shape: Tuple[int, ...], name: str) -> np.ndarray:
+    """float32, C-contiguous view of x (no copy when it already is), shape-checked."""
+    a = x if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous else \
+        np.ascontiguousarray(x, dtype=np.float32)
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    return a
+
+
+def _out(out: Optional[np.ndarray], shape: Tuple[int, ...], name: str = "out") -> np.ndarray:
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if not (type(out) is np.ndarray and out.dtype == np.float32 and out.flags.c_contiguous
+            and out.flags.writeable):
+        raise ValueError(f"{name} must be a writeable C-contiguous float32 numpy array")
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
+    return out
+
+
+def _load_options(verify_checksums: bool = True, **limits: int) -> _lib.LoadOptions:
+    o = _lib.lib().recur_load_default_options()
+    if not verify_checksums:
+        o.flags |= _lib.LOAD_SKIP_CHECKSUMS
+    for k, v in limits.items():
+        if k not in {f[0] for f in _lib.LoadOptions._fields_} or k in ("struct_size", "flags"):
+            raise TypeError(f"unknown load option {k!r}")
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"load option {k} must be a positive integer")
+        setattr(o, k, v)
+    return o
+
+
+class Model:
+    """An immutable feedback network loaded in librecur.
+
+    Thread rule: a model may be used from any number of threads at once. Close it with
+    ``close()`` or a ``with`` block; sessions keep the native model alive on their own.
+    """
+
+    def __init__(self, handle: _lib.ModelHandle):
+        self._h: Optional[_lib.ModelHandle] = handle
+        self._lib = _lib.lib()
+
+    # -- construction ------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: PathLike, *, verify_checksums: bool = True, **limits: int) -> "Model":
+        """Load a ``.recur`` file. ``limits`` override the reader's limits (``max_file_size``,
+        ``max_header_size``, ``max_tensors``, ``max_dimension``, ``max_ratio``,
+        ``max_tensor_elements``, ``max_payload_size``)."""
+        lib = _lib.lib()
+        opts = _load_options(verify_checksums, **limits)
+        h = _lib.ModelHandle()
+        _check(lib.recur_model_load(os.fsencode(path), byref(opts), byref(h)))
+        return cls(h)
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview], *, verify_checksums: bool = True,
+                   **limits: int) -> "Model":
+        """Load a checkpoint held in memory (the bytes are only read during the call)."""
+        lib = _lib.lib()
+        buf = np.frombuffer(data, dtype=np.uint8)
+        opts = _load_options(verify_checksums, **limits)
+        h = _lib.ModelHandle()
+        _check(lib.recur_model_load_memory(buf.ctypes.data, buf.size, byref(opts), byref(h)))
+        return cls(h)
+
+    @classmethod
+    def create(cls, input_size: int, layers: Sequence[Union[int, Tuple[int, str]]], output_size: int,
+               parameters: ArrayLike, *, output_transform: str = "none", weight_dtype: str = "f32",
+               labels: Optional[Sequence[str]] = None,
+               metadata: Optional[Dict[str, str]] = None) -> "Model":
+        """Build a model from a config and all parameters in ``recur_model_create`` order
+        (per layer W (H x I), U (H x H), b (H); then Wo (O x H), bo (O))."""
+        lib = _lib.lib()
+        sizes, acts = [], []
+        for layer in layers:
+            size, act = (layer, "tanh") if isinstance(layer, (int, np.integer)) else layer
+            if act not in ACTIVATIONS:
+                raise ValueError(f"activation {act!r} is not one of {ACTIVATIONS}")
+            sizes.append(int(size))
+            acts.append(ACTIVATIONS.index(act))
+        if output_transform not in TRANSFORMS:
+            raise ValueError(f"output_transform {output_transform!r} is not one of {TRANSFORMS}")
+        if weight_dtype not in DTYPES:
+            raise ValueError(f"weight_dtype {weight_dtype!r} is not one of {DTYPES}")
+        for name, v in (("input_size", input_size), ("output_size", output_size), *(("layer size", s) for s in sizes)):
+            if not 0 <= int(v) <= 0xFFFFFFFF:
+                raise ValueError(f"{name} {v} is out of range")
+        cfg = lib.recur_model_default_config()
+        cfg.input_size = int(input_size)
+        cfg.output_size = int(output_size)
+        cfg.num_layers = len(sizes)
+        c_sizes = (ctypes.c_uint32 * max(len(sizes), 1))(*sizes)
+        c_acts = (ctypes.c_int32 * max(len(acts), 1))(*acts)
+        cfg.layer_sizes = c_sizes
+        cfg.activations = c_acts
+        cfg.output_transform = TRANSFORMS.index(output_transform)
+        cfg.weight_dtype = DTYPES.index(weight_dtype)
+        keep = []
+        if labels is not None:
+            enc = [str(x).encode("utf-8") for x in labels]
+            if len(enc) != output_size:
+                raise ValueError(f"{len(enc)} labels for {output_size} outputs")
+            arr = (c_char_p * max(len(enc), 1))(*enc)
+            keep.append(arr)
+            cfg.labels = arr
+        if metadata:
+            ks = [str(k).encode("utf-8") for k in metadata]
+            vs = [str(v).encode("utf-8") for v in metadata.values()]
+            ka, va = (c_char_p * len(ks))(*ks), (c_char_p * len(vs))(*vs)
+            keep += [ka, va]
+            cfg.num_metadata = len(ks)
+            cfg.metadata_keys = ka
+            cfg.metadata_values = va
+        n = c_size_t()
+        _check(lib.recur_model_config_num_params(byref(cfg), byref(n)))
+        p = _f32(np.asarray(parameters, dtype=np.float32).reshape(-1), (n.value,), "parameters")
+        h = _lib.ModelHandle()
+        _check(lib.recur_model_create(byref(cfg), p.ctypes.data, p.size, byref(h)))
+        return cls(h)
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    @property
+    def handle(self) -> _lib.ModelHandle:
+        if self._h is None:
+            raise ValueError("this Model is closed")
+        return self._h
+
+    def close(self) -> None:
+        """Release the native model (idempotent). Sessions keep working."""
+        h, self._h = self._h, None
+        if h is not None:
+            self._lib.recur_model_free(h)
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    # -- introspection -----------------------------------------------------------------
+
+    def _size(self, fn) -> int:
+        v = c_size_t()
+        _check(fn(self.handle, byref(v)))
+        return v.value
+
+    @property
+    def input_size(self) -> int:
+        return self._size(self._lib.recur_model_input_size)
+
+    @property
+    def output_size(self) -> int:
+        return self._size(self._lib.recur_model_output_size)
+
+    @property
+    def num_parameters(self) -> int:
+        return self._size(self._lib.recur_model_num_params)
+
+    @property
+    def state_size(self) -> int:
+        """Floats of recurrent state per stream (sum of layer sizes)."""
+        return self._size(self._lib.recur_model_state_size)
+
+    @property
+    def layers(self) -> List[Tuple[int, str]]:
+        """``[(size, activation), ...]`` per feedback layer."""
+        out = []
+        for i in range(self._size(self._lib.recur_model_num_layers)):
+            size, act = c_size_t(), c_int32()
+            _check(self._lib.recur_model_layer(self.handle, i, byref(size), byref(act)))
+            out.append((size.value, ACTIVATIONS[act.value]))
+        return out
+
+    @property
+    def output_transform(self) -> str:
+        v = c_int32()
+        _check(self._lib.recur_model_output_transform(self.handle, byref(v)))
+        return TRANSFORMS[v.value]
+
+    @property
+    def weight_dtype(self) -> str:
+        v = c_int32()
+        _check(self._lib.recur_model_weight_dtype(self.handle, byref(v)))
+        return DTYPES[v.value]
+
+    @property
+    def labels(self) -> List[str]:
+        out = []
+        for i in range(self._size(self._lib.recur_model_num_labels)):
+            s = c_char_p()
+            _check(self._lib.recur_model_label(self.handle, i, byref(s)))
+            out.append((s.value or b"").decode("utf-8"))
+        return out
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        out = {}
+        for i in range(self._size(self._lib.recur_model_num_metadata)):
+            k, v = c_char_p(), c_char_p()
+            _check(self._lib.recur_model_metadata_at(self.handle, i, byref(k), byref(v)))
+            out[(k.value or b"").decode("utf-8")] = (v.value or b"").decode("utf-8")
+        return out
+
+    def parameters(self) -> np.ndarray:
+        """All parameters in ``recur_model_create`` order (a copy)."""
+        out = np.empty(self.num_parameters, dtype=np.float32)
+        _check(self._lib.recur_model_get_params(self.handle, out.ctypes.data, out.size))
+        return out
+
+    def __repr__(self) -> str:
+        if self._h is None:
+            return "<recur.Model closed>"
+        layers = ", ".join(f"{s} {a}" for s, a in self.layers)
+        return f"<recur.Model {self.input_size} -> [{layers}] -> {self.output_size} {self.output_transform}>"
+
+    # -- saving ------------------------------------------------------------------------
+
+    def _save_options(self, weight_dtype: Optional[str], compression_level: int) -> _lib.SaveOptions:
+        o = self._lib.recur_save_default_options()
+        if weight_dtype is not None:
+            if weight_dtype not in DTYPES:
+                raise ValueError(f"weight_dtype {weight_dtype!r} is not one of {DTYPES}")
+            o.weight_dtype = DTYPES.index(weight_dtype)
+        o.compression_level = int(compression_level)
+        return o
+
+    def save(self, path: PathLike, *, weight_dtype: Optional[str] = None, compression_level: int = 6) -> None:
+        """Write a ``.recur`` file atomically (temp file, fsync, rename, directory fsync)."""
+        o = self._save_options(weight_dtype, compression_level)
+        _check(self._lib.recur_model_save(self.handle, os.fsencode(path), byref(o)))
+
+    def to_bytes(self, *, weight_dtype: Optional[str] = None, compression_level: int = 6) -> bytes:
+        """The ``.recur`` bytes of this model."""
+        o = self._save_options(weight_dtype, compression_level)
+        n = c_size_t()
+        st = self._lib.recur_model_save_memory(self.handle, byref(o), None, 0, byref(n))
+        if st != -5:  # RECUR_E_BUFFER_TOO_SMALL is the size answer
+            _check(st)
+        buf = ctypes.create_string_buffer(n.value)
+        _check(self._lib.recur_model_save_memory(self.handle, byref(o), buf, n.value, byref(n)))
+        return buf.raw[: n.value]
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def session(self, batch: Optional[int] = None) -> "Session":
+        """A new session (state zero). ``batch=B`` gives a ``BatchSession`` of B streams."""
+        return Session(self) if batch is None else BatchSession(self, batch)
+
+
+class Session:
+    """The recurrent state of one stream. One thread at a time.
+
+    ``step(x)`` takes ``(input_size,)`` and returns ``(output_size,)``; ``run(xs)`` takes
+    ``(T, input_size)`` and returns ``(T, output_size)``. Inputs may be any array-like;
+    float32 C-contiguous arrays are passed without a copy. ``out=`` reuses a buffer.
+    """
+
+    _batch = 1
+
+    def __init__(self, model: Model, batch: Optional[int] = None, *, _handle: Optional[_lib.SessionHandle] = None):
+        self._lib = _lib.lib()
+        self.model = model  # keeps the Python object alive; the native session holds its own reference
+        if _handle is None:
+            h = _lib.SessionHandle()
+            if batch is None:
+                _check(self._lib.recur_session_create(model.handle, byref(h)))
+            else:
+                if not isinstance(batch, (int, np.integer)) or batch < 1:
+                    raise ValueError(f"batch must be a positive integer, got {batch!r}")
+                _check(self._lib.recur_session_create_batch(model.handle, int(batch), byref(h)))
+            _handle = h
+        self._h: Optional[_lib.SessionHandle] = _handle
+        self._raw = _handle.value
+        self._in = model.input_size
+        self._outn = model.output_size
+        self._state_size = model.state_size
+        self._step = self._lib.step_raw
+        self._run = self._lib.run_raw
+        self._xshape = (self._in,) if type(self) is Session else (self._batch, self._in)
+        self._yshape = (self._outn,) if type(self) is Session else (self._batch, self._outn)
+        self._xlen = self._batch * self._in
+        self._ylen = self._batch * self._outn
+        # Cached buffers and addresses for step() (see its docstring). Holding a reference
+        # to a remembered array keeps its address valid.
+        self._xstage = np.zeros(self._xshape, dtype=np.float32)
+        self._xstage_p = self._xstage.ctypes.data
+        self._ystage = np.zeros(self._yshape, dtype=np.float32)
+        self._ystage_p = self._ystage.ctypes.data
+        self._xprev = self._xkeep = self._okeep = None
+        self._xkeep_p = self._okeep_p = 0
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    @property
+    def handle(self) -> _lib.SessionHandle:
+        if self._h is None:
+            raise ValueError("this Session is closed")
+        return self._h
+
+    def close(self) -> None:
+        """Free the native session (idempotent)."""
+        h, self._h = self._h, None
+        self._raw = None
+        self._xprev = self._xkeep = self._okeep = None
+        if h is not None:
+            self._lib.recur_session_free(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch
+
+    # -- stepping ----------------------------------------------------------------------
+
+    def step(self, x: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Advance one step; returns the transformed output (a new array, or ``out``).
+
+        Per-call cost is kept near the bare ctypes call: asking numpy for an array's address
+        (``.ctypes.data``) costs about 2 us, so small inputs are staged through a cached
+        buffer (a ~0.2 us copy), an array passed again is recognised by identity and used
+        in place, and without ``out=`` the result is copied out of a cached buffer.
+        """
+        raw = self._raw
+        if raw is None:
+            raise ValueError("this Session is closed")
+        if x is self._xkeep:
+            xp = self._xkeep_p
+        else:
+            if not (type(x) is np.ndarray and x.dtype is _F32 and x.shape == self._xshape and x.flags.c_contiguous):
+                x = _f32(x, self._xshape, "x")
+            if x is self._xprev or x.size > _STAGE_MAX:
+                xp = x.ctypes.data  # used in place, no copy; remembered for the next call
+                self._xkeep, self._xkeep_p = x, xp
+            else:
+                self._xstage[...] = x
+                xp = self._xstage_p
+            self._xprev = x
+        if out is None:
+            st = self._step(raw, xp, self._xlen, self._ystage_p, self._ylen)
+            if st:
+                _check(st)
+            return self._ystage.copy()
+        if out is self._okeep:
+            yp = self._okeep_p
+        else:
+            yp = _out(out, self._yshape).ctypes.data
+            self._okeep, self._okeep_p = out, yp
+        st = self._step(raw, xp, self._xlen, yp, self._ylen)
+        if st:
+            _check(st)
+        return out
+
+    def run(self, xs: ArrayLike, out: Optional[np.ndarray] = None, *, last_only: bool = False) -> np.ndarray:
+        """Advance through a whole sequence in one native call.
+
+        ``xs`` is ``(T, input)`` (``(T, batch, input)`` for a batch session). Returns every
+        step's output ``(T, output)``, or with ``last_only=True`` just the last step's.
+        Inputs are all checked before the first step: on error the state is unchanged.
+        """
+        if self._raw is None:
+            raise ValueError("this Session is closed")
+        a = np.asarray(xs, dtype=np.float32)
+        if a.ndim != len(self._xshape) + 1 or a.shape[1:] != self._xshape:
+            raise ValueError(f"xs must have shape (T, {', '.join(map(str, self._xshape))}), got {a.shape}")
+        a = np.ascontiguousarray(a)
+        steps = a.shape[0]
+        yshape = self._yshape if last_only else (steps, *self._yshape)
+        y = _out(out, yshape)
+        if steps == 0:
+            return y
+        _check(self._run(self._raw, a.ctypes.data, a.size, steps, y.ctypes.data, y.size))
+        return y
+
+    def reset(self) -> None:
+        """Zero the state of every stream."""
+        _check(self._lib.recur_session_reset(self.handle))
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def hidden(self) -> np.ndarray:
+        """The raw recurrent state: ``(state_size,)`` (``(batch, state_size)`` for a batch)."""
+        shape = (self._state_size,) if type(self) is Session else (self._batch, self._state_size)
+        out = np.empty(shape, dtype=np.float32)
+        _check(self._lib.recur_session_get_hidden(self.handle, out.ctypes.data, out.size))
+        return out
+
+    @hidden.setter
+    def hidden(self, h: ArrayLike) -> None:
+        shape = (self._state_size,) if type(self) is Session else (self._batch, self._state_size)
+        a = _f32(h, shape, "hidden")
+        _check(self._lib.recur_session_set_hidden(self.handle, a.ctypes.data, a.size))
+
+    @property
+    def state(self) -> bytes:
+        """A snapshot of the state (bytes bound to the model body and batch size)."""
+        n = c_size_t()
+        _check(self._lib.recur_session_state_size(self.handle, byref(n)))
+        buf = ctypes.create_string_buffer(n.value)
+        _check(self._lib.recur_session_get_state(self.handle, buf, n.value))
+        return buf.raw
+
+    @state.setter
+    def state(self, snapshot: Union[bytes, bytearray, memoryview]) -> None:
+        buf = np.frombuffer(snapshot, dtype=np.uint8)
+        _check(self._lib.recur_session_set_state(self.handle, buf.ctypes.data, buf.size))
+
+    def clone(self) -> "Session":
+        """A new session with the same model and a copy of the state."""
+        h = _lib.SessionHandle()
+        _check(self._lib.recur_session_clone(self.handle, byref(h)))
+        c = type(self).__new__(type(self))
+        c._batch = self._batch
+        Session.__init__(c, self.model, _handle=h)
+        return c
+
+    def __repr__(self) -> str:
+        return f"<recur.{type(self).__name__} {'closed' if self.closed else f'batch={self._batch}'}>"
+
+
+class BatchSession(Session):
+    """B independent streams stepped together: ``step`` takes ``(B, input)`` and returns
+    ``(B, output)``; ``run`` takes ``(T, B, input)``. Each stream's results equal a separate
+    ``Session`` bit for bit."""
+
+    def __init__(self, model: Model, batch: int, *, _handle: Optional[_lib.SessionHandle] = None):
+        if _handle is None:
+            if not isinstance(batch, (int, np.integer)) or batch < 1:
+                raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        self._batch = int(batch)
+        Session.__init__(self, model, int(batch), _handle=_handle)
+
+    def reset(self, stream: Optional[int] = None) -> None:  # type: ignore[override]
+        """Zero every stream, or just ``stream``."""
+        if stream is None:
+            _check(self._lib.recur_session_reset(self.handle))
+        else:
+            if not isinstance(stream, (int, np.integer)) or stream < 0:
+                raise InvalidArgumentError(-8, f"stream {stream!r} out of range (batch size {self._batch})")
+            _check(self._lib.recur_session_reset_stream(self.handle, int(stream)))

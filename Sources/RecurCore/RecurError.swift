@@ -19,6 +19,10 @@ public struct RecurError: Error, CustomStringConvertible, Equatable, Sendable {
         case badLabel = -12
         case badMetadata = -13
         case nonFiniteWeight = -14
+        case cancelled = -15
+        case diverged = -16
+        case adapterMismatch = -17
+        case singular = -18
         case io = -20
         case notRegularFile = -21
         case fileTooLarge = -22
@@ -70,6 +74,10 @@ public struct RecurError: Error, CustomStringConvertible, Equatable, Sendable {
             case .badLabel: return "RECUR_E_BAD_LABEL"
             case .badMetadata: return "RECUR_E_BAD_METADATA"
             case .nonFiniteWeight: return "RECUR_E_NONFINITE_WEIGHT"
+            case .cancelled: return "RECUR_E_CANCELLED"
+            case .diverged: return "RECUR_E_DIVERGED"
+            case .adapterMismatch: return "RECUR_E_ADAPTER_MISMATCH"
+            case .singular: return "RECUR_E_SINGULAR"
             case .io: return "RECUR_E_IO"
             case .notRegularFile: return "RECUR_E_NOT_REGULAR_FILE"
             case .fileTooLarge: return "RECUR_E_FILE_TOO_LARGE"
@@ -123,6 +131,10 @@ public struct RecurError: Error, CustomStringConvertible, Equatable, Sendable {
             case .badLabel: return "invalid label"
             case .badMetadata: return "invalid metadata"
             case .nonFiniteWeight: return "weights contain NaN or Inf"
+            case .cancelled: return "cancelled by the progress callback"
+            case .diverged: return "training diverged (non-finite loss or weights)"
+            case .adapterMismatch: return "adapter belongs to another base model"
+            case .singular: return "linear system is singular"
             case .io: return "I/O error"
             case .notRegularFile: return "not a regular file"
             case .fileTooLarge: return "file larger than the limit"

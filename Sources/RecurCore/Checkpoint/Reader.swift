@@ -6,6 +6,14 @@ public enum CheckpointReader {
     public static func decode(_ bytes: UnsafeRawBufferPointer, options: LoadOptions = LoadOptions())
         throws(RecurError) -> Model
     {
+        let (plan, params) = try decodeContainer(bytes, options: options, kind: .model)
+        return try Model(config: plan.config, parameters: params, labels: plan.labels, metadata: plan.metadata)
+    }
+
+    /// Validates a container of `kind` and returns its plan and decoded float parameters.
+    static func decodeContainer(_ bytes: UnsafeRawBufferPointer, options: LoadOptions, kind: ContainerKind)
+        throws(RecurError) -> (HeaderPlan, [Float])
+    {
         try options.validate()
         let size = bytes.count
         guard size <= options.maxFileSize else {
@@ -85,11 +93,11 @@ public enum CheckpointReader {
         }
         let json = try JSON.parse(header)
         // 7. Schema, tensor table, config.
-        let plan = try HeaderSchema.check(json, options: options, payloadLen: payloadLen)
+        let plan = try HeaderSchema.check(json, options: options, payloadLen: payloadLen, kind: kind)
         // 8. Inflate into a buffer of exactly the declared (checked) size.
         let raw = try Zlib.inflateExact(payload, expected: plan.uncompressedLen)
         // 9. Unshuffle and decode into canonical float parameters.
-        var params = [Float](repeating: 0, count: plan.config.parameterCount)
+        var params = [Float](repeating: 0, count: plan.parameterCount)
         let bad: (name: String, index: Int, value: Float)? = raw.withUnsafeBufferPointer { src in
             params.withUnsafeMutableBufferPointer { dst in
                 guard let s0 = src.baseAddress, let d0 = dst.baseAddress else { return nil }
@@ -105,7 +113,7 @@ public enum CheckpointReader {
         if let bad {
             throw RecurError(.nonFiniteWeight, "tensor \(bad.name)[\(bad.index)] is \(bad.value)")
         }
-        return try Model(config: plan.config, parameters: params, labels: plan.labels, metadata: plan.metadata)
+        return (plan, params)
     }
 
     public static func decode(_ bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(RecurError) -> Model {
@@ -164,6 +172,17 @@ struct HeaderPlan {
     let metadata: [(key: String, value: String)]
     let uncompressedLen: Int
     let tensors: [PlannedTensor]
+    /// Floats the tensors fill (all parameters of a model; the head of an adapter).
+    let parameterCount: Int
+    /// Adapters only: the body fingerprint of the base they belong to.
+    let bodyFingerprint: UInt64?
+}
+
+/// What a container holds: a whole model (`"format": "recur"`) or a head adapter
+/// (`"format": "recur-adapter"`).
+enum ContainerKind {
+    case model, adapter
+    var formatName: String { self == .model ? "recur" : "recur-adapter" }
 }
 
 /// Schema check of the parsed header (docs/FORMAT.md "Header").
@@ -214,12 +233,19 @@ enum HeaderSchema {
         return a
     }
 
-    static func check(_ root: JSON, options: LoadOptions, payloadLen: Int) throws(RecurError) -> HeaderPlan {
+    static func check(_ root: JSON, options: LoadOptions, payloadLen: Int, kind: ContainerKind = .model) throws(RecurError) -> HeaderPlan {
         let top = try object(root, "header")
-        try onlyKeys(top, ["format", "requires", "model", "metadata", "payload", "tensors"], "header")
-        try requireKeys(top, ["format", "requires", "model", "metadata", "payload", "tensors"], "header")
+        let keys = kind == .model
+            ? ["format", "requires", "model", "metadata", "payload", "tensors"]
+            : ["format", "requires", "base", "head", "metadata", "payload", "tensors"]
+        try onlyKeys(top, Set(keys), "header")
+        try requireKeys(top, keys, "header")
         let format = try string(field(top, "format"), "format")
-        guard format == "recur" else { throw RecurError(.schema, "format is \"\(format)\", expected \"recur\"") }
+        guard format == kind.formatName else {
+            let hint = format == "recur-adapter" ? " (this is a head adapter: apply it to its base model)"
+                : format == "recur" ? " (this is a full model, not an adapter)" : ""
+            throw RecurError(.schema, "format is \"\(printable(format))\", expected \"\(kind.formatName)\"\(hint)")
+        }
         for (i, req) in try array(field(top, "requires"), "requires").enumerated() {
             let name = try string(req, "requires[\(i)]")
             throw RecurError(.unsupportedFeature, "checkpoint requires feature \"\(name)\" unknown to this reader")
@@ -327,8 +353,24 @@ enum HeaderSchema {
             throw RecurError(.sizeMismatch, "tensors cover \(expectedOffset) bytes; payload.uncompressed_len is \(uncompressed)")
         }
 
-        // Model config.
-        let model = try object(field(top, "model"), "model")
+        // Model config (an adapter splits it into the base body and the head).
+        var bodyFingerprint: UInt64? = nil
+        let model: Object
+        if kind == .model {
+            model = try object(field(top, "model"), "model")
+        } else {
+            let b = try object(field(top, "base"), "base")
+            try onlyKeys(b, ["body_fingerprint", "input_size", "layers"], "base")
+            try requireKeys(b, ["body_fingerprint", "input_size", "layers"], "base")
+            let fpText = try string(field(b, "body_fingerprint"), "base.body_fingerprint")
+            guard fpText.utf8.count == 16, let fp = UInt64(fpText, radix: 16) else {
+                throw RecurError(.schema, "base.body_fingerprint must be 16 hex digits")
+            }
+            bodyFingerprint = fp
+            let h = try object(field(top, "head"), "head")
+            try onlyKeys(h, ["output_size", "output_transform", "labels"], "head")
+            model = b.filter { $0.0 != "body_fingerprint" } + h
+        }
         try onlyKeys(model, ["input_size", "layers", "output_size", "output_transform", "labels"], "model")
         try requireKeys(model, ["input_size", "layers", "output_size", "output_transform"], "model")
         let inputSize = try integer(field(model, "input_size"), "model.input_size")
@@ -389,10 +431,12 @@ enum HeaderSchema {
         }
         try Model.validate(metadata: metadata)
 
-        // Exact tensor set derived from the config.
+        // Exact tensor set derived from the config (the head alone for an adapter, with
+        // offsets relative to the head).
+        let specs = kind == .model ? config.tensorSpecs : config.tensorSpecs.filter { $0.name.hasPrefix("head.") }
         var expected: [String: (spec: TensorSpec, canonicalOffset: Int)] = [:]
         var off = 0
-        for s in config.tensorSpecs {
+        for s in specs {
             expected[s.name] = (s, off)
             off += s.count
         }
@@ -410,10 +454,12 @@ enum HeaderSchema {
             }
             planned.append(PlannedTensor(name: e.name, dtype: e.dtype, count: e.count, offset: e.offset, canonicalOffset: ex.canonicalOffset))
         }
-        for s in config.tensorSpecs where !names.contains(s.name) {
+        for s in specs where !names.contains(s.name) {
             throw RecurError(.missingTensor, "tensor \(s.name) is missing")
         }
-        return HeaderPlan(config: config, labels: labels, metadata: metadata, uncompressedLen: uncompressed, tensors: planned)
+        return HeaderPlan(
+            config: config, labels: labels, metadata: metadata, uncompressedLen: uncompressed, tensors: planned,
+            parameterCount: off, bodyFingerprint: bodyFingerprint)
     }
 
     static func validName(_ s: String) -> Bool {

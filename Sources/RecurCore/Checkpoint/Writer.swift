@@ -63,8 +63,25 @@ public enum CheckpointWriter {
             ])),
             ("tensors", .array(tensorJSON)),
         ])
-        let headerBytes = Array(header.serialized().utf8)
+        let out = assemble(header: header, payload: payload)
 
+        // Re-read before anyone trusts these bytes.
+        let back = try CheckpointReader.decode(out, options: .permissive)
+        let got = back.parameters()
+        guard got.count == expected.count,
+            zip(got, expected).allSatisfy({ $0.bitPattern == $1.bitPattern }),
+            back.config == config, back.labels == model.labels,
+            back.metadata.map({ $0.key }) == model.metadata.map({ $0.key }),
+            back.metadata.map({ $0.value }) == model.metadata.map({ $0.value })
+        else {
+            throw RecurError(.io, "internal error: the written checkpoint does not read back identically")
+        }
+        return out
+    }
+
+    /// Preamble (magic, version, lengths, CRCs) + header JSON + compressed payload.
+    static func assemble(header: JSON, payload: [UInt8]) -> [UInt8] {
+        let headerBytes = Array(header.serialized().utf8)
         var out = [UInt8](repeating: 0, count: CheckpointFormat.preambleSize)
         out.reserveCapacity(CheckpointFormat.preambleSize + headerBytes.count + payload.count)
         out.withUnsafeMutableBytes { p in
@@ -82,18 +99,6 @@ public enum CheckpointWriter {
         }
         out.append(contentsOf: headerBytes)
         out.append(contentsOf: payload)
-
-        // Re-read before anyone trusts these bytes.
-        let back = try CheckpointReader.decode(out, options: .permissive)
-        let got = back.parameters()
-        guard got.count == expected.count,
-            zip(got, expected).allSatisfy({ $0.bitPattern == $1.bitPattern }),
-            back.config == config, back.labels == model.labels,
-            back.metadata.map({ $0.key }) == model.metadata.map({ $0.key }),
-            back.metadata.map({ $0.value }) == model.metadata.map({ $0.value })
-        else {
-            throw RecurError(.io, "internal error: the written checkpoint does not read back identically")
-        }
         return out
     }
 

@@ -233,3 +233,38 @@ enum Kernels {
         return bad == 0
     }
 }
+
+extension Kernels {
+    /// y[0..<n] += alpha * x[0..<n]; n a multiple of 8, pointers 32-byte aligned.
+    @inline(__always)
+    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let a = SIMD8<Float>(repeating: alpha)
+        var k = 0
+        while k < n {
+            store8(load8(y + k) + a * load8(x + k), y + k)
+            k += 8
+        }
+    }
+
+    /// G[i][j] += Σ_r F[r][i] F[r][j] for j >= i (upper triangle, in 8-wide chunks), over
+    /// `rows` rows of `n` floats (stride `stride`, a multiple of 8). Float accumulation
+    /// within the block, Double in G.
+    static func gramUpper(_ f: UnsafePointer<Float>, rows: Int, n: Int, stride: Int, g: UnsafeMutablePointer<Double>, ld: Int) {
+        for i in 0..<n {
+            var j0 = (i / 8) * 8
+            while j0 < n {
+                var acc = SIMD8<Float>()
+                var r = 0
+                while r < rows {
+                    let row = f + r * stride
+                    acc += SIMD8(repeating: row[i]) * load8(row + j0)
+                    r += 1
+                }
+                let gi = g + i * ld + j0
+                let lim = min(8, n - j0)
+                for k in 0..<lim { gi[k] += Double(acc[k]) }
+                j0 += 8
+            }
+        }
+    }
+}

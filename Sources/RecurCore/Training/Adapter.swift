@@ -1,0 +1,106 @@
+/// Head adapters: the output head of a fine-tuned model, saved on its own (a few KB)
+/// and bound to the fingerprint of the body it was trained on. Applying the adapter to a
+/// model with that body gives the fine-tuned model bit for bit; any other base is
+/// refused with `RECUR_E_ADAPTER_MISMATCH`. Rolling back is dropping the file.
+///
+/// The file uses the `.recur` container (docs/FORMAT.md) with `"format": "recur-adapter"`,
+/// a `base` object (`body_fingerprint` as 16 hex digits, `input_size`, `layers`) and a
+/// `head` object (`output_size`, `output_transform`, optional `labels`) instead of `model`;
+/// its tensors are `head.weight` and `head.bias`.
+extension Model {
+    /// Serialises this model's head as an adapter bound to this model's body.
+    public func adapterBytes(level: Int = 6) throws(RecurError) -> [UInt8] {
+        guard (1...9).contains(level) else {
+            throw RecurError(.invalidArgument, "compression level \(level) is outside 1...9")
+        }
+        let dt = config.weightDType
+        let H = config.lastLayerSize
+        let O = config.outputSize
+        let p = parameters()
+        let head = Array(p[(p.count - O * (H + 1))...])
+        var raw: [UInt8] = []
+        head.withUnsafeBufferPointer { hp in
+            guard let b = hp.baseAddress else { return }
+            Shuffle.shuffle(b, count: O * H, dtype: dt, into: &raw)
+            Shuffle.shuffle(b + O * H, count: O, dtype: .f32, into: &raw)
+        }
+        let payload = try Zlib.compress(raw, level: Int32(level))
+        var headJSON: [(String, JSON)] = [
+            ("output_size", .integer(Int64(O))), ("output_transform", .string(config.outputTransform.name)),
+        ]
+        if !labels.isEmpty { headJSON.append(("labels", .array(labels.map { .string($0) }))) }
+        let fp = String(bodyFingerprint, radix: 16)
+        let header = JSON.object([
+            ("format", .string("recur-adapter")),
+            ("requires", .array([])),
+            ("base", .object([
+                ("body_fingerprint", .string(String(repeating: "0", count: 16 - fp.count) + fp)),
+                ("input_size", .integer(Int64(config.inputSize))),
+                ("layers", .array(config.layers.map {
+                    .object([("size", .integer(Int64($0.size))), ("activation", .string($0.activation.name))])
+                })),
+            ])),
+            ("head", .object(headJSON)),
+            ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),
+            ("payload", .object([
+                ("codec", .string("zlib")), ("filter", .string("byteshuffle")),
+                ("weight_dtype", .string(dt.name)), ("uncompressed_len", .integer(Int64(raw.count))),
+            ])),
+            ("tensors", .array([
+                .object([("name", .string("head.weight")), ("dtype", .string(dt.name)),
+                         ("shape", .array([.integer(Int64(O)), .integer(Int64(H))])),
+                         ("offset", .integer(0)), ("nbytes", .integer(Int64(O * H * dt.itemSize)))]),
+                .object([("name", .string("head.bias")), ("dtype", .string("f32")),
+                         ("shape", .array([.integer(Int64(O))])),
+                         ("offset", .integer(Int64(O * H * dt.itemSize))), ("nbytes", .integer(Int64(O * 4)))]),
+            ])),
+        ])
+        let out = CheckpointWriter.assemble(header: header, payload: payload)
+        // Re-read and check it reproduces this model on its own body.
+        let back = try applyingAdapter(out, options: .permissive)
+        guard back.fingerprint == (dt == .f32 ? fingerprint : back.fingerprint) else {
+            throw RecurError(.io, "internal error: the adapter does not reproduce the model")
+        }
+        return out
+    }
+
+    /// Saves the head adapter atomically.
+    public func saveAdapter(to path: String) throws(RecurError) {
+        try FileIO.writeAtomically(path: path, bytes: try adapterBytes())
+    }
+
+    /// This model's body with the adapter's head, labels, transform and metadata.
+    public func applyingAdapter(_ bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(RecurError) -> Model {
+        let r: Result<(HeaderPlan, [Float]), RecurError> = bytes.withUnsafeBytes { p in
+            do throws(RecurError) {
+                return .success(try CheckpointReader.decodeContainer(p, options: options, kind: .adapter))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let (plan, head) = try r.get()
+        guard let fp = plan.bodyFingerprint else { throw RecurError(.schema, "adapter has no base fingerprint") }
+        guard fp == bodyFingerprint, plan.config.inputSize == config.inputSize, plan.config.layers == config.layers else {
+            throw RecurError(.adapterMismatch, "the adapter was trained on another base (body fingerprint \(hex(fp)); this model's body is \(hex(bodyFingerprint)))")
+        }
+        var p = parameters()
+        p.removeLast(config.outputSize * (config.lastLayerSize + 1))
+        p += head
+        var c = config
+        c.outputSize = plan.config.outputSize
+        c.outputTransform = plan.config.outputTransform
+        c.weightDType = plan.config.weightDType
+        return try Model(config: c, parameters: p, labels: plan.labels, metadata: plan.metadata)
+    }
+
+    /// Loads an adapter file and applies it to this model.
+    public func applyingAdapter(path: String, options: LoadOptions = LoadOptions()) throws(RecurError) -> Model {
+        try options.validate()
+        let bytes = try FileIO.readFile(path: path, maxSize: options.maxFileSize)
+        do {
+            return try applyingAdapter(bytes, options: options)
+        } catch {
+            throw RecurError(error.code, "\(path): \(error.message)")
+        }
+    }
+}

@@ -15,6 +15,8 @@ public final class Trainer {
     public let base: Model
     public let config: TrainerConfig
     private var lastGoodParameters: [Float]?
+    /// Tests only: train scope `head` through the general engine instead of the feature cache.
+    var forceEngine = false
 
     public init(model: Model, config: TrainerConfig = TrainerConfig()) throws(RecurError) {
         try config.validate(layers: model.config.layers.count)
@@ -40,7 +42,7 @@ public final class Trainer {
         let offset = engine.trainableOffset(firstLayer: first)
         let starts = data.starts
 
-        if config.scope == .head {
+        if config.scope == .head && !forceEngine {
             let feats = try Features(model: base, data: data)
             defer { feats.free() }
             if config.optimizer == .ridge {

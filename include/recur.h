@@ -107,6 +107,10 @@ typedef int32_t recur_status;
 #define RECUR_E_BAD_LABEL -12       /* label invalid (empty, > 256 B, control chars, duplicate, bad UTF-8) */
 #define RECUR_E_BAD_METADATA -13    /* metadata invalid (key/value size, count, duplicate, UTF-8) */
 #define RECUR_E_NONFINITE_WEIGHT -14/* NaN or Inf in weights (create or load) */
+#define RECUR_E_CANCELLED -15       /* training cancelled by the progress callback */
+#define RECUR_E_DIVERGED -16        /* training loss or weights became non-finite */
+#define RECUR_E_ADAPTER_MISMATCH -17/* adapter belongs to another base model body */
+#define RECUR_E_SINGULAR -18        /* ridge system singular (use a weight decay > 0) */
 
 /* I/O errors */
 #define RECUR_E_IO -20              /* open/read/write/fsync/rename failed (errno in message) */
@@ -425,6 +429,156 @@ RECUR_API recur_status recur_session_get_state(const recur_session *session, voi
  * RECUR_E_NONFINITE_INPUT if it holds NaN/Inf. The state is unchanged on error. */
 RECUR_API recur_status recur_session_set_state(recur_session *session, const void *buf,
                                                size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Fine-tuning (docs/FINETUNING.md)                                          */
+/* ------------------------------------------------------------------------ */
+
+/** A trainer: a base model plus a training config. One thread at a time.
+ * Training never changes the base model: recur_trainer_fit returns a new
+ * model, and sessions on the base keep running (other threads may step them
+ * during training). Holds a reference on its base model. */
+typedef struct recur_trainer recur_trainer;
+
+/* Losses (act on the head's raw output z; CE/BCE apply softmax/sigmoid inside). */
+#define RECUR_LOSS_MSE 0
+#define RECUR_LOSS_CROSS_ENTROPY 1        /* integer class targets */
+#define RECUR_LOSS_BINARY_CROSS_ENTROPY 2 /* multi-label targets in [0, 1] */
+
+#define RECUR_OPT_SGD 0   /* momentum, optional Nesterov */
+#define RECUR_OPT_ADAM 1
+#define RECUR_OPT_ADAMW 2 /* decoupled weight decay */
+#define RECUR_OPT_RIDGE 3 /* closed-form least squares of the head (MSE, scope head) */
+
+#define RECUR_SCOPE_HEAD 0 /* scope_layers: 0 = head only; k > 0 = top k layers + head */
+#define RECUR_SCOPE_ALL -1 /* every parameter */
+
+typedef struct recur_trainer_config {
+    uint32_t struct_size;         /* sizeof(recur_trainer_config); set by the defaults */
+    int32_t loss;                 /* RECUR_LOSS_*; default MSE */
+    int32_t optimizer;            /* RECUR_OPT_*; default ADAM */
+    int32_t nesterov;             /* SGD only; default 0 */
+    double learning_rate;         /* > 0; default 1e-3 */
+    double momentum;              /* SGD, [0, 1); default 0 */
+    double beta1, beta2;          /* Adam, [0, 1); default 0.9, 0.999 */
+    double epsilon;               /* Adam, > 0; default 1e-8 */
+    double weight_decay;          /* >= 0: L2 (SGD, Adam), decoupled (AdamW), ridge lambda; default 0 */
+    double clip_norm;             /* global gradient-norm clip, 0 = off; default 0 */
+    uint32_t batch_size;          /* sequences per optimizer step; default 32 */
+    uint32_t epochs;              /* default 10 */
+    int32_t shuffle;              /* shuffle sequences each epoch; default 1 */
+    int32_t scope_layers;         /* RECUR_SCOPE_HEAD (default), k > 0, or RECUR_SCOPE_ALL */
+    uint64_t seed;                /* shuffling; same seed, same bits; default 0 */
+    uint32_t bptt_steps;          /* truncated BPTT every k steps, 0 = full; default 0 */
+    int32_t progress_every_batch; /* also call the progress callback per mini-batch; default 0 */
+} recur_trainer_config;
+
+RECUR_API recur_trainer_config recur_trainer_default_config(void);
+
+/* Target kinds of a dataset. */
+#define RECUR_TARGET_SEQUENCE_CLASSES 0 /* classes: one int32 per sequence (last step) */
+#define RECUR_TARGET_STEP_CLASSES 1     /* classes: one int32 per step */
+#define RECUR_TARGET_SEQUENCE_VALUES 2  /* values: output_size floats per sequence */
+#define RECUR_TARGET_STEP_VALUES 3      /* values: output_size floats per step */
+
+/** Labelled variable-length sequences, passed together without padding. The
+ * library only reads these arrays during the call. */
+typedef struct recur_dataset {
+    uint32_t struct_size;  /* sizeof(recur_dataset); set by the defaults */
+    int32_t target_kind;   /* RECUR_TARGET_* */
+    const float *inputs;   /* all steps back to back: sum(lengths) * input_size floats */
+    size_t inputs_len;
+    const size_t *lengths; /* steps of each sequence (>= 1) */
+    size_t num_sequences;
+    const int32_t *classes; /* class targets (class kinds), else NULL */
+    size_t classes_len;
+    const float *values;   /* value targets (value kinds), else NULL */
+    size_t values_len;
+} recur_dataset;
+
+RECUR_API recur_dataset recur_dataset_default(void);
+
+/** Passed to the progress callback after every epoch (and every mini-batch
+ * when progress_every_batch). */
+typedef struct recur_progress {
+    uint32_t epoch;      /* 1-based */
+    uint32_t epochs;
+    uint64_t step;       /* optimizer steps so far */
+    double loss;         /* mean training loss (the epoch so far, or this batch) */
+    double metric;       /* accuracy (classes, multi-label element accuracy) or RMSE (MSE) */
+    int32_t end_of_epoch;
+} recur_progress;
+
+/** Progress callback: return 0 to continue, nonzero to cancel (the fit then
+ * returns RECUR_E_CANCELLED and produces nothing). Called on the thread that
+ * called recur_trainer_fit. */
+typedef int32_t (*recur_progress_fn)(const recur_progress *progress, void *user_data);
+
+/** A trainer for `model` (which it keeps alive). config NULL = defaults.
+ * RECUR_E_INVALID_ARGUMENT names a bad config value. */
+RECUR_API recur_status recur_trainer_create(const recur_model *model, const recur_trainer_config *config,
+                                            recur_trainer **out);
+
+RECUR_API void recur_trainer_free(recur_trainer *trainer);
+
+/** Train and return a new model in *out (the base is never changed).
+ * Scope head computes the frozen body's features once and then trains only
+ * the head. progress may be NULL.
+ * @return RECUR_OK, RECUR_E_CANCELLED, RECUR_E_DIVERGED (loss or weights
+ * non-finite), RECUR_E_SINGULAR (ridge), RECUR_E_INVALID_ARGUMENT /
+ * RECUR_E_LENGTH_MISMATCH / RECUR_E_NONFINITE_INPUT / RECUR_E_NULL_POINTER
+ * (dataset), RECUR_E_BAD_HANDLE, RECUR_E_OUT_OF_MEMORY. */
+RECUR_API recur_status recur_trainer_fit(recur_trainer *trainer, const recur_dataset *data,
+                                         recur_progress_fn progress, void *user_data, recur_model **out);
+
+/** The model after the last epoch of the last fit that completed with finite
+ * loss (e.g. after a cancel or divergence). RECUR_E_NOT_FOUND if none. */
+RECUR_API recur_status recur_trainer_last_good(const recur_trainer *trainer, recur_model **out);
+
+typedef struct recur_evaluation {
+    double loss;     /* mean loss */
+    double accuracy; /* classes (or multi-label element accuracy); -1 if not applicable */
+    double rmse;     /* MSE targets; -1 if not applicable */
+    size_t count;    /* target rows */
+} recur_evaluation;
+
+/** Loss and accuracy or RMSE of `model` on `data` under `loss` (RECUR_LOSS_*). */
+RECUR_API recur_status recur_model_evaluate(const recur_model *model, const recur_dataset *data, int32_t loss,
+                                            recur_evaluation *out);
+
+/** A new model: this body with a fresh head of `outputs` outputs, initialised
+ * like PyTorch's nn.Linear from `seed`. labels NULL or `outputs` strings;
+ * transform RECUR_OUTPUT_* or -1 to keep the current one. */
+RECUR_API recur_status recur_model_with_new_head(const recur_model *model, size_t outputs,
+                                                 const char *const *labels, int32_t transform, uint64_t seed,
+                                                 recur_model **out);
+
+/** A new model whose head gains `new_classes` outputs; the old rows and labels
+ * are kept. If the model has labels, `labels` must hold new_classes strings. */
+RECUR_API recur_status recur_model_extend_head(const recur_model *model, size_t new_classes,
+                                               const char *const *labels, uint64_t seed, recur_model **out);
+
+/** Fingerprints (FNV-1a 64): of the body (input size, layers, body weights)
+ * and of the whole model. Either out may be NULL. */
+RECUR_API recur_status recur_model_fingerprint(const recur_model *model, uint64_t *body, uint64_t *full);
+
+/** Save only the head (a few KB), bound to this model's body fingerprint,
+ * atomically like recur_model_save. */
+RECUR_API recur_status recur_model_save_adapter(const recur_model *model, const char *path);
+
+/** The adapter bytes into a caller buffer (size query as recur_model_save_memory). */
+RECUR_API recur_status recur_model_save_adapter_memory(const recur_model *model, void *buf, size_t cap,
+                                                       size_t *out_len);
+
+/** A new model: `base`'s body with the adapter's head, labels, transform and
+ * metadata. Bit-identical to the model the adapter was saved from.
+ * RECUR_E_ADAPTER_MISMATCH if `base` has another body; format errors as for
+ * recur_model_load. options NULL = defaults. */
+RECUR_API recur_status recur_model_apply_adapter(const recur_model *base, const char *path,
+                                                 const recur_load_options *options, recur_model **out);
+
+RECUR_API recur_status recur_model_apply_adapter_memory(const recur_model *base, const void *data, size_t len,
+                                                        const recur_load_options *options, recur_model **out);
 
 #ifdef __cplusplus
 }

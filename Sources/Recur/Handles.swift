@@ -16,6 +16,15 @@ import Darwin
 enum HandleKind: UInt64 {
     case model = 0x4C45_444F_4D52_4352  // "RCRMODEL"
     case session = 0x4E4F_4953_5353_4352  // "RCSSSION"
+    case trainer = 0x5245_4E49_4152_5452  // "RTRAINER"
+
+    var cName: String {
+        switch self {
+        case .model: return "recur_model"
+        case .session: return "recur_session"
+        case .trainer: return "recur_trainer"
+        }
+    }
     static let dead: UInt64 = 0xDEAD_DEAD_DEAD_DEAD
 }
 
@@ -36,6 +45,18 @@ final class ModelBox {
     deinit {
         for p in labels + metaKeys + metaValues { free(p) }
     }
+}
+
+final class TrainerBox {
+    let trainer: Trainer
+    init(_ t: Trainer) { trainer = t }
+}
+
+func trainerBox(_ h: OpaquePointer?, _ what: String = "trainer") throws(RecurError) -> TrainerBox {
+    guard let box = try handleObject(h, .trainer, what) as? TrainerBox else {
+        throw RecurError(.badHandle, "\(what) is not a recur_trainer handle")
+    }
+    return box
 }
 
 final class SessionBox {
@@ -66,8 +87,8 @@ func handleObject(_ h: OpaquePointer?, _ kind: HandleKind, _ what: String) throw
     let raw = UnsafeRawPointer(h)
     let tag = raw.loadUnaligned(as: UInt64.self)
     guard tag == kind.rawValue else {
-        if tag == HandleKind.model.rawValue || tag == HandleKind.session.rawValue {
-            throw RecurError(.badHandle, "\(what) is a \(tag == HandleKind.model.rawValue ? "recur_model" : "recur_session") handle, not a \(kind == .model ? "recur_model" : "recur_session")")
+        if let other = HandleKind(rawValue: tag) {
+            throw RecurError(.badHandle, "\(what) is a \(other.cName) handle, not a \(kind.cName)")
         }
         if tag == HandleKind.dead {
             throw RecurError(.badHandle, "\(what) was already freed")
@@ -97,7 +118,7 @@ func freeHandle(_ h: OpaquePointer?, _ kind: HandleKind) {
     guard let h else { return }
     let raw = UnsafeMutableRawPointer(h)
     guard raw.loadUnaligned(as: UInt64.self) == kind.rawValue else {
-        setLastError(RecurError(.badHandle, "free of a pointer that is not a live \(kind == .model ? "recur_model" : "recur_session") handle (ignored)"))
+        setLastError(RecurError(.badHandle, "free of a pointer that is not a live \(kind.cName) handle (ignored)"))
         return
     }
     let obj = raw.loadUnaligned(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)

@@ -41,6 +41,11 @@ cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic Tests/c/test_api.c $(pkg-config 
    -Wl,-rpath,"$prefix/lib" -lm -lpthread -o "$work/test_api"
 if "$work/test_api" "$work"; then ok "test_api"; else bad "test_api"; fi
 
+# 5b. Fine-tuning through the C API.
+cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic Tests/c/test_train.c $(pkg-config --cflags --libs recur) \
+   -Wl,-rpath,"$prefix/lib" -lm -o "$work/test_train"
+if "$work/test_train" "$work"; then ok "test_train"; else bad "test_train"; fi
+
 # 6. Stepping allocates nothing (malloc interposed and counted).
 cc -std=c99 -O1 -Wall -Wextra -Werror Tests/c/test_alloc.c $(pkg-config --cflags --libs recur) -Wl,-rpath,"$prefix/lib" -o "$work/test_alloc"
 if "$work/test_alloc"; then ok "zero allocations per step"; else bad "allocations on the step path"; fi

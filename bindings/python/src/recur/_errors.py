@@ -48,6 +48,18 @@ class VersionMismatchError(CheckpointError):
     """Unsupported checkpoint version or feature, or a library ABI mismatch."""
 
 
+class CancelledError(RecurError):
+    """Training was cancelled by the progress callback (nothing was produced)."""
+
+
+class TrainingError(RecurError, ArithmeticError):
+    """Training diverged (non-finite loss or weights) or the ridge system is singular."""
+
+
+class AdapterMismatchError(RecurError, ValueError):
+    """A head adapter applied to a model with another body."""
+
+
 class OutOfMemoryError(RecurError, MemoryError):
     """The library could not allocate memory."""
 
@@ -66,7 +78,8 @@ STATUS_NAMES: Dict[int, str] = {
     -4: "RECUR_E_LENGTH_MISMATCH", -5: "RECUR_E_BUFFER_TOO_SMALL", -6: "RECUR_E_NONFINITE_INPUT",
     -7: "RECUR_E_OUT_OF_MEMORY", -8: "RECUR_E_INDEX_OUT_OF_RANGE", -9: "RECUR_E_NOT_FOUND",
     -10: "RECUR_E_STATE_MISMATCH", -11: "RECUR_E_BAD_CONFIG", -12: "RECUR_E_BAD_LABEL",
-    -13: "RECUR_E_BAD_METADATA", -14: "RECUR_E_NONFINITE_WEIGHT",
+    -13: "RECUR_E_BAD_METADATA", -14: "RECUR_E_NONFINITE_WEIGHT", -15: "RECUR_E_CANCELLED",
+    -16: "RECUR_E_DIVERGED", -17: "RECUR_E_ADAPTER_MISMATCH", -18: "RECUR_E_SINGULAR",
     -20: "RECUR_E_IO", -21: "RECUR_E_NOT_REGULAR_FILE", -22: "RECUR_E_FILE_TOO_LARGE",
     -40: "RECUR_E_TRUNCATED", -41: "RECUR_E_BAD_MAGIC", -42: "RECUR_E_UNSUPPORTED_VERSION",
     -43: "RECUR_E_UNSUPPORTED_FEATURE", -44: "RECUR_E_CORRUPT_PREAMBLE", -45: "RECUR_E_HEADER_SIZE",
@@ -89,6 +102,10 @@ _CLASSES[-14] = NonFiniteError
 _CLASSES[-7] = OutOfMemoryError
 _CLASSES[-9] = NotFoundError
 _CLASSES[-10] = StateMismatchError
+_CLASSES[-15] = CancelledError
+_CLASSES[-16] = TrainingError
+_CLASSES[-17] = AdapterMismatchError
+_CLASSES[-18] = TrainingError
 for _code in (-11, -12, -13):
     _CLASSES[_code] = ConfigError
 for _code in (-20, -21, -22):

@@ -13,6 +13,8 @@ Conversion from PyTorch and a pure-Python checkpoint reader/writer live in
 """
 
 from ._errors import (
+    AdapterMismatchError,
+    CancelledError,
     CheckpointError,
     ConfigError,
     InvalidArgumentError,
@@ -22,14 +24,17 @@ from ._errors import (
     RecurError,
     RecurIOError,
     StateMismatchError,
+    TrainingError,
     VersionMismatchError,
 )
 from ._lib import ABI_VERSION, load_library
 from .model import BatchSession, Model, Session
+from .training import Progress, Trainer, evaluate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdapterMismatchError", "CancelledError", "Progress", "Trainer", "TrainingError", "evaluate",
     "ABI_VERSION", "BatchSession", "CheckpointError", "ConfigError", "InvalidArgumentError", "Model",
     "NonFiniteError", "NotFoundError", "OutOfMemoryError", "RecurError", "RecurIOError", "Session",
     "StateMismatchError", "VersionMismatchError", "load_library", "library_version",

@@ -42,6 +42,16 @@ class SessionHandle(c_void_p):
         raise TypeError(f"expected a recur_session handle, got {type(obj).__name__}")
 
 
+class TrainerHandle(c_void_p):
+    """``recur_trainer *``."""
+
+    @classmethod
+    def from_param(cls, obj):  # noqa: D102
+        if obj is None or isinstance(obj, cls):
+            return obj
+        raise TypeError(f"expected a recur_trainer handle, got {type(obj).__name__}")
+
+
 class LoadOptions(ctypes.Structure):
     """``recur_load_options``."""
 
@@ -83,12 +93,51 @@ class SaveOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("weight_dtype", c_int32), ("compression_level", c_int32)]
 
 
+class TrainerConfig(ctypes.Structure):
+    """``recur_trainer_config``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32), ("loss", c_int32), ("optimizer", c_int32), ("nesterov", c_int32),
+        ("learning_rate", ctypes.c_double), ("momentum", ctypes.c_double), ("beta1", ctypes.c_double),
+        ("beta2", ctypes.c_double), ("epsilon", ctypes.c_double), ("weight_decay", ctypes.c_double),
+        ("clip_norm", ctypes.c_double), ("batch_size", c_uint32), ("epochs", c_uint32), ("shuffle", c_int32),
+        ("scope_layers", c_int32), ("seed", c_uint64), ("bptt_steps", c_uint32), ("progress_every_batch", c_int32),
+    ]
+
+
+class Dataset(ctypes.Structure):
+    """``recur_dataset``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32), ("target_kind", c_int32), ("inputs", c_void_p), ("inputs_len", c_size_t),
+        ("lengths", c_void_p), ("num_sequences", c_size_t), ("classes", c_void_p), ("classes_len", c_size_t),
+        ("values", c_void_p), ("values_len", c_size_t),
+    ]
+
+
+class Progress(ctypes.Structure):
+    """``recur_progress``."""
+
+    _fields_ = [("epoch", c_uint32), ("epochs", c_uint32), ("step", c_uint64), ("loss", ctypes.c_double),
+                ("metric", ctypes.c_double), ("end_of_epoch", c_int32)]
+
+
+class Evaluation(ctypes.Structure):
+    """``recur_evaluation``."""
+
+    _fields_ = [("loss", ctypes.c_double), ("accuracy", ctypes.c_double), ("rmse", ctypes.c_double),
+                ("count", c_size_t)]
+
+
+#: ``recur_progress_fn``
+PROGRESS_FN = ctypes.CFUNCTYPE(c_int32, POINTER(Progress), c_void_p)
+
 LOAD_SKIP_CHECKSUMS = 0x1
 DTYPE_MODEL, DTYPE_F32, DTYPE_F16 = -1, 0, 1
 
 _P = POINTER
 _status = c_int32
-_MH, _SH = ModelHandle, SessionHandle
+_MH, _SH, _TH = ModelHandle, SessionHandle, TrainerHandle
 
 # name: (restype, argtypes) -- one entry per function of include/recur.h, in header order.
 _SIGNATURES = {
@@ -165,6 +214,37 @@ _SIGNATURES = {
     # recur_status recur_session_get_state(const recur_session *, void *buf, size_t len);
     "recur_session_get_state": (_status, [_SH, c_void_p, c_size_t]),
     "recur_session_set_state": (_status, [_SH, c_void_p, c_size_t]),
+    # recur_trainer_config recur_trainer_default_config(void);
+    "recur_trainer_default_config": (TrainerConfig, []),
+    # recur_dataset recur_dataset_default(void);
+    "recur_dataset_default": (Dataset, []),
+    # recur_status recur_trainer_create(const recur_model *, const recur_trainer_config *, recur_trainer **);
+    "recur_trainer_create": (_status, [_MH, _P(TrainerConfig), _P(_TH)]),
+    # void recur_trainer_free(recur_trainer *trainer);
+    "recur_trainer_free": (None, [_TH]),
+    # recur_status recur_trainer_fit(recur_trainer *, const recur_dataset *, recur_progress_fn, void *, recur_model **);
+    "recur_trainer_fit": (_status, [_TH, _P(Dataset), PROGRESS_FN, c_void_p, _P(_MH)]),
+    # recur_status recur_trainer_last_good(const recur_trainer *trainer, recur_model **out);
+    "recur_trainer_last_good": (_status, [_TH, _P(_MH)]),
+    # recur_status recur_model_evaluate(const recur_model *, const recur_dataset *, int32_t loss, recur_evaluation *);
+    "recur_model_evaluate": (_status, [_MH, _P(Dataset), c_int32, _P(Evaluation)]),
+    # recur_status recur_model_with_new_head(const recur_model *, size_t outputs, const char *const *labels,
+    #                                        int32_t transform, uint64_t seed, recur_model **out);
+    "recur_model_with_new_head": (_status, [_MH, c_size_t, _P(c_char_p), c_int32, c_uint64, _P(_MH)]),
+    # recur_status recur_model_extend_head(const recur_model *, size_t new_classes, const char *const *labels,
+    #                                      uint64_t seed, recur_model **out);
+    "recur_model_extend_head": (_status, [_MH, c_size_t, _P(c_char_p), c_uint64, _P(_MH)]),
+    # recur_status recur_model_fingerprint(const recur_model *model, uint64_t *body, uint64_t *full);
+    "recur_model_fingerprint": (_status, [_MH, _P(c_uint64), _P(c_uint64)]),
+    # recur_status recur_model_save_adapter(const recur_model *model, const char *path);
+    "recur_model_save_adapter": (_status, [_MH, c_char_p]),
+    # recur_status recur_model_save_adapter_memory(const recur_model *, void *buf, size_t cap, size_t *out_len);
+    "recur_model_save_adapter_memory": (_status, [_MH, c_void_p, c_size_t, _P(c_size_t)]),
+    # recur_status recur_model_apply_adapter(const recur_model *base, const char *path, const recur_load_options *, recur_model **);
+    "recur_model_apply_adapter": (_status, [_MH, c_char_p, _P(LoadOptions), _P(_MH)]),
+    # recur_status recur_model_apply_adapter_memory(const recur_model *base, const void *data, size_t len,
+    #                                               const recur_load_options *, recur_model **);
+    "recur_model_apply_adapter_memory": (_status, [_MH, c_void_p, c_size_t, _P(LoadOptions), _P(_MH)]),
 }
 
 #: Functions declared here (the drift test compares this with the header and the library).

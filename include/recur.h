@@ -33,6 +33,8 @@
  *     threads may use one model at once (create sessions, query, save).
  *   - recur_session holds mutable recurrent state. Use a session from one
  *     thread at a time; it may move between threads.
+ *   - recur_trainer: one thread at a time. Training never changes its base
+ *     model, so other threads may keep running sessions on it meanwhile.
  *   - A session keeps its model alive (thread-safe reference count): freeing
  *     the model while sessions exist is safe; the memory goes when the last
  *     session is freed.

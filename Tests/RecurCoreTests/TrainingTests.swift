@@ -340,6 +340,25 @@ func trainConfig(_ f: (inout TrainerConfig) -> Void) -> TrainerConfig {
         #expect(bits(try session.step([0.1, 0.2, 0.3, 0.4])) == bits(y0))
     }
 
+    @Test func inferenceRunsWhileTraining() async throws {
+        let model = try randomModel(Self.config, seed: 22)
+        let xs = randomInputs(4 * 300, seed: 23)
+        let expected = try Session(model: model).run(xs)
+        let data = try Self.teacherData(Self.config, n: 40, seed: 24, perStep: true)
+        let reader = Task.detached { () -> Bool in
+            var same = true
+            for _ in 0..<20 {
+                guard let s = try? Session(model: model), let y = try? s.run(xs) else { return false }
+                same = same && bits(y) == bits(expected)
+            }
+            return same
+        }
+        let t = try Trainer(model: model, config: trainConfig { $0.scope = .all; $0.epochs = 5 })
+        _ = try t.fit(data)
+        #expect(await reader.value)
+        #expect(bits(try Session(model: model).run(xs)) == bits(expected))
+    }
+
     @Test func misuseIsReported() throws {
         let model = try randomModel(Self.config, seed: 15)
         let bad: [TrainerConfig] = [

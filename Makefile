@@ -3,7 +3,8 @@
 #   make                 build the release library .build/release/librecur.so
 #   make install PREFIX=/some/dir
 #                        install include/recur.h, lib/librecur.so, lib/pkgconfig/recur.pc
-#   make demo            run the demo (builds what it needs)
+#   make demo            run the demo (builds what it needs): speaker enrollment on JapaneseVowels
+#   make demo DEMO=all   also the Python variant and the C quick start
 #   make test            run every test: Swift (swift test), C (Tests/c) and Python (pytest)
 #   make bench           run the C benchmark (bench/README.md)
 #
@@ -18,6 +19,8 @@ RELEASE  := -c release -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDI
 LIBDIR   := $(CURDIR)/.build/release
 LIB      := $(LIBDIR)/librecur.so
 OUT      := $(CURDIR)/.build/recur-c
+DEMO     ?= c
+K        ?= 5
 
 .PHONY: all lib install demo test test-swift test-c test-python bench bench-python deps clean
 
@@ -38,8 +41,15 @@ install: lib
 
 demo: lib
 	@mkdir -p $(OUT)
-	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -L$(LIBDIR) -lrecur -Wl,-rpath,$(LIBDIR) -lm -o $(OUT)/demo
-	$(OUT)/demo $(OUT)/demo.recur
+	@$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iinclude examples/c/vowels.c -L$(LIBDIR) -lrecur -Wl,-rpath,$(LIBDIR) -lm -o $(OUT)/vowels
+	@$(OUT)/vowels --k $(K) --out $(OUT)/vowels-personalised.recur
+ifeq ($(DEMO),all)
+	@echo; echo "=== the same story from Python (bindings/python/examples/vowels.py) ==="
+	@python3 bindings/python/examples/vowels.py --k $(K)
+	@echo; echo "=== C quick start (examples/c/quickstart.c) ==="
+	@$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iinclude examples/c/quickstart.c -L$(LIBDIR) -lrecur -Wl,-rpath,$(LIBDIR) -lm -o $(OUT)/quickstart
+	@$(OUT)/quickstart $(OUT)/quickstart.recur
+endif
 
 test: test-swift test-c test-python
 

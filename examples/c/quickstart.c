@@ -1,9 +1,9 @@
-/* recur demo (C): load the model shipped in models/, stream a sequence through it one step
+/* recur quick start (C): load the model shipped in models/, stream a sequence through it one step
  * at a time, snapshot and resume the stream, save a copy atomically and check that the copy
  * reloads to identical outputs. Uses only include/recur.h.
  *
- *   demo OUT.recur            run the demo (writes the copy to OUT.recur)
- *   demo --create PATH        (re)create the shipped model deterministically
+ *   quickstart OUT.recur       run it (writes the copy to OUT.recur)
+ *   quickstart --create PATH   (re)create models/feedbacknet-10-20-5.recur deterministically
  */
 #include <recur.h>
 
@@ -31,7 +31,7 @@ static int create(const char *path) {
     const char *labels[5] = {"class-0", "class-1", "class-2", "class-3", "class-4"};
     const char *keys[2] = {"description", "created_by"};
     const char *values[2] = {"FeedbackNet(10, 20, 5) from the design document, seeded untrained weights",
-                             "examples/c/demo.c --create"};
+                             "examples/c/quickstart.c --create"};
     recur_model_config cfg = recur_model_default_config();
     cfg.input_size = 10;
     cfg.num_layers = 1;

@@ -2,7 +2,7 @@
 #
 #   make                 build the release library .build/release/librecur.so
 #   make install PREFIX=/some/dir
-#                        install include/recur.h, lib/librecur.so, lib/pkgconfig/recur.pc
+#                        install include/recur.h, lib/librecur.so, lib/pkgconfig/recur.pc, bin/recur
 #   make demo            run the demo (builds what it needs): speaker enrollment on JapaneseVowels
 #   make demo DEMO=all   also the Python variant and the C quick start
 #   make test            run every test: Swift (swift test), C (Tests/c) and Python (pytest)
@@ -30,10 +30,11 @@ deps:
 	@bash .ci/deps.sh
 
 lib: deps
-	$(SWIFT) build $(RELEASE) --product recur
+	$(SWIFT) build $(RELEASE)
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(LIBDIR)/recur-cli $(DESTDIR)$(PREFIX)/bin/recur
 	install -m 644 include/recur.h $(DESTDIR)$(PREFIX)/include/recur.h
 	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/librecur.so
 	printf 'prefix=%s\nincludedir=$${prefix}/include\nlibdir=$${prefix}/lib\n\nName: recur\nDescription: Embeddable runtime for feedback (recurrent) neural networks\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lrecur\nLibs.private: -lz -lm\n' \

@@ -14,6 +14,10 @@ let package = Package(
     products: [
         .library(name: "recur", type: .dynamic, targets: ["Recur"]),
         .library(name: "RecurCore", targets: ["RecurCore"]),
+        .executable(name: "recur-cli", targets: ["RecurCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // System zlib (libz), through a tiny module map.
@@ -26,6 +30,11 @@ let package = Package(
         .target(
             name: "Recur", dependencies: ["RecurCore", "CRecurAPI", "CRecurSupport"],
             path: "Sources/Recur"),
+        // The `recur` command-line tool (installed as PREFIX/bin/recur).
+        .executableTarget(
+            name: "RecurCLI",
+            dependencies: ["RecurCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/RecurCLI"),
         .target(name: "RecurTestSupport", path: "Tests/RecurTestSupport"),
         .testTarget(
             name: "RecurCoreTests", dependencies: ["RecurCore", "RecurTestSupport"], path: "Tests/RecurCoreTests"),

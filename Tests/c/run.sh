@@ -50,6 +50,13 @@ if "$work/test_train" "$work"; then ok "test_train"; else bad "test_train"; fi
 cc -std=c99 -O1 -Wall -Wextra -Werror Tests/c/test_alloc.c $(pkg-config --cflags --libs recur) -Wl,-rpath,"$prefix/lib" -o "$work/test_alloc"
 if "$work/test_alloc"; then ok "zero allocations per step"; else bad "allocations on the step path"; fi
 
+# 6b. The installed CLI is statically linked like the library and runs.
+cli_needed=$(readelf -d "$prefix/bin/recur" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort)
+if echo "$cli_needed" | grep -qvE '^(libc\.so\.6|libm\.so\.6|libz\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$'; then
+  bad "recur CLI dependencies: $(echo $cli_needed)"
+elif "$prefix/bin/recur" inspect models/vowels-5speakers.recur >/dev/null; then ok "installed recur CLI: $(echo $cli_needed)"
+else bad "installed recur CLI does not run"; fi
+
 # 7. No Foundation/ICU inside the library.
 if nm -D "$lib" | grep -qi 'icu\|Foundation'; then bad "Foundation/ICU symbols present"; else ok "no Foundation/ICU"; fi
 

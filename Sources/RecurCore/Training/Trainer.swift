@@ -56,9 +56,29 @@ public final class Trainer {
             return try finish(params)
         }
 
-        var opt = Optimizer(config: config, count: engine.count - offset)
-        var grad = [Double](repeating: 0, count: engine.count)
-        var order = Array(0..<data.sequenceCount)
+        try trainLoop(sequences: data.sequenceCount, params: &params, offset: offset, progress: progress) {
+            (batch, params, grad) throws(RecurError) in
+            for i in offset..<grad.count { grad[i] = 0 }
+            return grad.withUnsafeMutableBufferPointer { gp in
+                engine.batch(
+                    params: params, data: data, starts: starts, sequences: batch, loss: config.loss,
+                    grad: gp.baseAddress, firstLayer: first, bptt: config.bpttSteps)
+            }
+        }
+        return try finish(params)
+    }
+
+    /// The epoch loop shared by both paths: shuffle, mini-batches, `gradient` (fills the
+    /// trainable suffix of `grad` with the summed-loss gradient and returns the sums),
+    /// normalise/clip/step, progress and cancel, last-good snapshot after each epoch.
+    private func trainLoop(
+        sequences n: Int, params: inout [Double], offset: Int, progress: ((TrainingProgress) -> Bool)?,
+        afterUpdate: ([Double]) -> Void = { _ in },
+        gradient: (ArraySlice<Int>, [Double], inout [Double]) throws(RecurError) -> Engine.Sums
+    ) throws(RecurError) {
+        var opt = Optimizer(config: config, count: params.count - offset)
+        var grad = [Double](repeating: 0, count: params.count)
+        var order = Array(0..<n)
         var rng = SeededGenerator(seed: config.seed)
         var step = 0
         for epoch in 1...config.epochs {
@@ -68,27 +88,26 @@ public final class Trainer {
             while b < order.count {
                 let batch = order[b..<min(b + config.batchSize, order.count)]
                 b += config.batchSize
-                for i in offset..<grad.count { grad[i] = 0 }
-                let sums = grad.withUnsafeMutableBufferPointer { gp in
-                    engine.batch(
-                        params: params, data: data, starts: starts, sequences: batch, loss: config.loss,
-                        grad: gp.baseAddress, firstLayer: first, bptt: config.bpttSteps)
-                }
+                let sums = try gradient(batch, params, &grad)
                 epochSums.add(sums)
                 try update(&params, grad: &grad, offset: offset, terms: sums.terms, optimizer: &opt, batchLoss: sums.loss)
+                afterUpdate(params)
                 step += 1
-                if config.progressEveryBatch, let progress {
-                    let p = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step, loss: sums.loss / Double(max(sums.terms, 1)), metric: metric(sums), endOfEpoch: false)
-                    if !progress(p) { throw cancelled(epoch, step) }
+                if config.progressEveryBatch, let progress, !progress(report(epoch, step, sums, end: false)) {
+                    throw cancelled(epoch, step)
                 }
             }
             lastGoodParameters = params.map { Float($0) }
-            if let progress {
-                let p = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step, loss: epochSums.loss / Double(max(epochSums.terms, 1)), metric: metric(epochSums), endOfEpoch: true)
-                if !progress(p) { throw cancelled(epoch, step) }
+            if let progress, !progress(report(epoch, step, epochSums, end: true)) {
+                throw cancelled(epoch, step)
             }
         }
-        return try finish(params)
+    }
+
+    private func report(_ epoch: Int, _ step: Int, _ s: Engine.Sums, end: Bool) -> TrainingProgress {
+        TrainingProgress(
+            epoch: epoch, epochs: config.epochs, step: step, loss: s.loss / Double(max(s.terms, 1)), metric: metric(s),
+            endOfEpoch: end)
     }
 
     private func cancelled(_ epoch: Int, _ step: Int) -> RecurError {
@@ -203,8 +222,6 @@ public final class Trainer {
         let hs = feats.stride
         let H = feats.width
         let offset = engine.headW
-        var opt = Optimizer(config: config, count: engine.count - offset)
-        var grad = [Double](repeating: 0, count: engine.count)
         let w = try AlignedBuffer.allocate(floats: O * hs + Kernels.pad8(O))  // float head weights, then bias
         let gw = try AlignedBuffer.allocate(floats: O * hs + Kernels.pad8(O))
         let z = try AlignedBuffer.allocate(floats: Kernels.pad8(O))
@@ -220,9 +237,6 @@ public final class Trainer {
             }
         }
         loadHead(params)
-        var order = Array(0..<data.sequenceCount)
-        var rng = SeededGenerator(seed: config.seed)
-        var step = 0
         var dz = [Double](repeating: 0, count: O)
         var zd = [Double](repeating: 0, count: O)
         let classes: [Int32]
@@ -235,56 +249,38 @@ public final class Trainer {
             classes = []
             values = v
         }
-        for epoch in 1...config.epochs {
-            if config.shuffle { rng.shuffle(&order) }
-            var epochSums = Engine.Sums()
-            var b = 0
-            while b < order.count {
-                let batch = order[b..<min(b + config.batchSize, order.count)]
-                b += config.batchSize
-                gw.update(repeating: 0, count: O * hs + Kernels.pad8(O))
-                var sums = Engine.Sums()
-                values.withUnsafeBufferPointer { vp in
-                    for s in batch {
-                        for k in 0..<feats.rowCount[s] {
-                            let row = feats.rowStart[s] + k
-                            let f = feats.data + row * hs
-                            Kernels.matvecBias(rows: O, cols: hs, w: w, stride: hs, x: f, bias: w + O * hs, out: z)
-                            for o in 0..<O { zd[o] = Double(z[o]) }
-                            zd.withUnsafeBufferPointer { zp in
-                                dz.withUnsafeMutableBufferPointer { dp in
-                                    guard let zb = zp.baseAddress else { return }
-                                    Engine.lossTerm(
-                                        config.loss, z: zb, o: O, classTarget: classes.isEmpty ? 0 : Int(classes[row]),
-                                        values: vp.baseAddress.map { $0 + row * O }, dz: dp.baseAddress, sums: &sums)
-                                }
+        try trainLoop(sequences: data.sequenceCount, params: &params, offset: offset, progress: progress, afterUpdate: loadHead) {
+            (batch, _, grad) throws(RecurError) in
+            gw.update(repeating: 0, count: O * hs + Kernels.pad8(O))
+            var sums = Engine.Sums()
+            values.withUnsafeBufferPointer { vp in
+                for s in batch {
+                    for k in 0..<feats.rowCount[s] {
+                        let row = feats.rowStart[s] + k
+                        let f = feats.data + row * hs
+                        Kernels.matvecBias(rows: O, cols: hs, w: w, stride: hs, x: f, bias: w + O * hs, out: z)
+                        for o in 0..<O { zd[o] = Double(z[o]) }
+                        zd.withUnsafeBufferPointer { zp in
+                            dz.withUnsafeMutableBufferPointer { dp in
+                                guard let zb = zp.baseAddress else { return }
+                                Engine.lossTerm(
+                                    config.loss, z: zb, o: O, classTarget: classes.isEmpty ? 0 : Int(classes[row]),
+                                    values: vp.baseAddress.map { $0 + row * O }, dz: dp.baseAddress, sums: &sums)
                             }
-                            for o in 0..<O {
-                                let d = Float(dz[o])
-                                if d != 0 { Kernels.axpy(d, f, gw + o * hs, hs) }
-                                gw[O * hs + o] += d
-                            }
+                        }
+                        for o in 0..<O {
+                            let d = Float(dz[o])
+                            if d != 0 { Kernels.axpy(d, f, gw + o * hs, hs) }
+                            gw[O * hs + o] += d
                         }
                     }
                 }
-                for o in 0..<O {
-                    for j in 0..<H { grad[engine.headW + o * H + j] = Double(gw[o * hs + j]) }
-                    grad[engine.headB + o] = Double(gw[O * hs + o])
-                }
-                epochSums.add(sums)
-                try update(&params, grad: &grad, offset: offset, terms: sums.terms, optimizer: &opt, batchLoss: sums.loss)
-                loadHead(params)
-                step += 1
-                if config.progressEveryBatch, let progress {
-                    let p = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step, loss: sums.loss / Double(max(sums.terms, 1)), metric: metric(sums), endOfEpoch: false)
-                    if !progress(p) { throw cancelled(epoch, step) }
-                }
             }
-            lastGoodParameters = params.map { Float($0) }
-            if let progress {
-                let p = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step, loss: epochSums.loss / Double(max(epochSums.terms, 1)), metric: metric(epochSums), endOfEpoch: true)
-                if !progress(p) { throw cancelled(epoch, step) }
+            for o in 0..<O {
+                for j in 0..<H { grad[engine.headW + o * H + j] = Double(gw[o * hs + j]) }
+                grad[engine.headB + o] = Double(gw[O * hs + o])
             }
+            return sums
         }
     }
 

@@ -54,6 +54,26 @@ enum FileIO {
         return buf
     }
 
+    /// Removes `.NAME.tmp-PID-XXXXXX` files left in `dir` by writers that no longer exist
+    /// (a process killed mid-save). Temp files of live processes are left alone.
+    static func removeOrphanedTemps(dir: String, name: String) {
+        let prefix = "." + name + ".tmp-"
+        guard let d = opendir(dir) else { return }
+        defer { closedir(d) }
+        let me = getpid()
+        while let e = readdir(d) {
+            let entry = withUnsafeBytes(of: e.pointee.d_name) { p in
+                String(decoding: p.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard entry.hasPrefix(prefix) else { continue }
+            let rest = entry.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0, pid != me else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH {
+                unlink(dir + "/" + entry)
+            }
+        }
+    }
+
     /// Splits a path into (directory, file name).
     static func split(_ path: String) -> (dir: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }
@@ -69,7 +89,9 @@ enum FileIO {
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
             throw RecurError(.notRegularFile, "\(path) is a directory")
         }
-        var template = Array((dir + "/." + name + ".tmp-XXXXXX").utf8CString)
+        // The temp name carries our pid, so a later save can tell a temp file orphaned by a
+        // killed process (pid gone) from one another process is still writing.
+        var template = Array((dir + "/." + name + ".tmp-\(getpid())-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { p -> Int32 in
             guard let b = p.baseAddress else { return -1 }
             return mkstemp(b)
@@ -110,6 +132,7 @@ enum FileIO {
             throw RecurError(e == EISDIR ? .notRegularFile : .io, "cannot rename into \(path): \(errnoText(e))")
         }
         ok = true
+        removeOrphanedTemps(dir: dir, name: name)
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             // EINVAL/ENOTSUP: the file system cannot sync directories; the rename stands.

@@ -113,6 +113,7 @@ typedef int32_t recur_status;
 #define RECUR_E_DIVERGED -16        /* training loss or weights became non-finite */
 #define RECUR_E_ADAPTER_MISMATCH -17/* adapter belongs to another base model body */
 #define RECUR_E_SINGULAR -18        /* ridge system singular (use a weight decay > 0) */
+#define RECUR_E_NONFINITE_STATE -19 /* a step would overflow the state/output to Inf/NaN */
 
 /* I/O errors */
 #define RECUR_E_IO -20              /* open/read/write/fsync/rename failed (errno in message) */
@@ -388,8 +389,10 @@ RECUR_API recur_status recur_session_reset_stream(recur_session *session, size_t
  * @param y     batch * output_size floats receiving the transformed outputs
  *              ([stream][output]), or NULL (with y_len 0) to skip the head.
  * @return RECUR_OK, RECUR_E_BAD_HANDLE, RECUR_E_NULL_POINTER,
- *         RECUR_E_LENGTH_MISMATCH, RECUR_E_NONFINITE_INPUT (state unchanged).
- * Allocates nothing. */
+ *         RECUR_E_LENGTH_MISMATCH, RECUR_E_NONFINITE_INPUT (state unchanged),
+ *         RECUR_E_NONFINITE_STATE (the step would overflow float32 -- possible
+ *         only with relu/identity layers or huge weights; state unchanged).
+ * The state never holds NaN or Inf. Allocates nothing. */
 RECUR_API recur_status recur_session_step(recur_session *session, const float *x, size_t x_len,
                                           float *y, size_t y_len);
 
@@ -398,8 +401,10 @@ RECUR_API recur_status recur_session_step(recur_session *session, const float *x
  * @param ys     outputs: either ys_len == n_steps * batch * output_size (every
  *               step, [step][stream][output]) or ys_len == batch * output_size
  *               (last step only); or NULL with ys_len 0 (state only).
- * All inputs are checked before the first step: on any error the state is
- * unchanged. n_steps == 0 is a no-op. Allocates nothing. */
+ * All inputs are checked before the first step: on an input error the state
+ * is unchanged. If step t would overflow (RECUR_E_NONFINITE_STATE), the run
+ * stops there and the state is that after step t-1. n_steps == 0 is a no-op.
+ * Allocates nothing. */
 RECUR_API recur_status recur_session_run(recur_session *session, const float *xs, size_t xs_len,
                                          size_t n_steps, float *ys, size_t ys_len);
 

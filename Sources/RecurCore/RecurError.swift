@@ -23,6 +23,7 @@ public struct RecurError: Error, CustomStringConvertible, Equatable, Sendable {
         case diverged = -16
         case adapterMismatch = -17
         case singular = -18
+        case nonFiniteState = -19
         case io = -20
         case notRegularFile = -21
         case fileTooLarge = -22
@@ -78,6 +79,7 @@ public struct RecurError: Error, CustomStringConvertible, Equatable, Sendable {
             case .diverged: return "RECUR_E_DIVERGED"
             case .adapterMismatch: return "RECUR_E_ADAPTER_MISMATCH"
             case .singular: return "RECUR_E_SINGULAR"
+            case .nonFiniteState: return "RECUR_E_NONFINITE_STATE"
             case .io: return "RECUR_E_IO"
             case .notRegularFile: return "RECUR_E_NOT_REGULAR_FILE"
             case .fileTooLarge: return "RECUR_E_FILE_TOO_LARGE"
@@ -135,6 +137,7 @@ public struct RecurError: Error, CustomStringConvertible, Equatable, Sendable {
             case .diverged: return "training diverged (non-finite loss or weights)"
             case .adapterMismatch: return "adapter belongs to another base model"
             case .singular: return "linear system is singular"
+            case .nonFiniteState: return "step would overflow the state or output (state unchanged)"
             case .io: return "I/O error"
             case .notRegularFile: return "not a regular file"
             case .fileTooLarge: return "file larger than the limit"

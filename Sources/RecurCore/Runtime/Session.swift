@@ -10,7 +10,12 @@ public final class Session {
     @usableFromInline let state: UnsafeMutablePointer<Float>
     @usableFromInline let streamStride: Int
     @usableFromInline let layerOffsets: [Int]  // offset of z[l] inside one stream
-    @usableFromInline let scratch: UnsafeMutablePointer<Float>  // max layer sizePad, and head output
+    /// The next state of every stream and layer, computed before anything is committed
+    /// ([stream][layer] blocks of sizePad floats), so a step that would overflow leaves the
+    /// state unchanged.
+    @usableFromInline let next: UnsafeMutablePointer<Float>
+    @usableFromInline let nextOffsets: [Int]  // offset of layer l inside one stream's block
+    let nextStride: Int
     let stateFloats: Int
 
     /// A session of `batchSize` streams (1...65536), state zero.
@@ -19,23 +24,28 @@ public final class Session {
             throw RecurError(.invalidArgument, "batch size \(batchSize) is outside 1...\(ModelLimits.maxBatch)")
         }
         var offsets: [Int] = []
+        var nextOffsets: [Int] = []
         var per = 0
-        var maxPad = Kernels.pad8(model.config.outputSize)
+        var nextPer = 0
         for lay in model.layout {
             offsets.append(per)
             per += lay.stride
-            maxPad = max(maxPad, lay.sizePad)
+            nextOffsets.append(nextPer)
+            nextPer += lay.sizePad
         }
         let (total, overflow) = per.multipliedReportingOverflow(by: batchSize)
-        guard !overflow else { throw RecurError(.outOfMemory, "session state too large") }
+        let (nextTotal, overflow2) = nextPer.multipliedReportingOverflow(by: batchSize)
+        guard !overflow && !overflow2 else { throw RecurError(.outOfMemory, "session state too large") }
         self.model = model
         self.batchSize = batchSize
         self.streamStride = per
         self.layerOffsets = offsets
         self.stateFloats = total
+        self.nextOffsets = nextOffsets
+        self.nextStride = nextPer
         self.state = try AlignedBuffer.allocate(floats: total)
         do {
-            self.scratch = try AlignedBuffer.allocate(floats: maxPad)
+            self.next = try AlignedBuffer.allocate(floats: nextTotal)
         } catch {
             AlignedBuffer.free(self.state)
             throw error
@@ -44,7 +54,7 @@ public final class Session {
 
     deinit {
         AlignedBuffer.free(state)
-        AlignedBuffer.free(scratch)
+        AlignedBuffer.free(next)
     }
 
     /// A new session with the same model, batch size and a copy of the state.
@@ -91,7 +101,9 @@ public final class Session {
         guard Kernels.allFinite(xp, nIn) else {
             throw RecurError(.nonFiniteInput, "x contains NaN or Inf (state unchanged)")
         }
-        stepUnchecked(xp, yp)
+        guard stepUnchecked(xp, yp) else {
+            throw RecurError(.nonFiniteState, "this step overflows float32 (the state or output would become Inf/NaN); the state is unchanged")
+        }
     }
 
     /// Runs `steps` steps. `xs` is [step][stream][input]. `ys` receives every step's output
@@ -130,43 +142,59 @@ public final class Session {
             } else {
                 out = nil
             }
-            stepUnchecked(xp + t * perStepIn, out)
+            guard stepUnchecked(xp + t * perStepIn, out) else {
+                throw RecurError(.nonFiniteState, "step \(t) of \(steps) overflows float32 (the state or output would become Inf/NaN); the state is that after step \(t - 1)")
+            }
         }
     }
 
     /// The step itself: inputs already validated. No allocation, no bounds checks.
+    /// Computes every stream's next state (and the outputs) first; commits only if all of
+    /// it is finite. Returns false, with the state untouched, if the step would overflow.
     @inline(__always)
-    func stepUnchecked(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?) {
+    @discardableResult
+    func stepUnchecked(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>?) -> Bool {
         let lay = model.layout
         let w = model.weights
         let nIn = inputSize
         let nLayers = lay.count
         for b in 0..<batchSize {
             let s = state + b * streamStride
-            // x into z[0]'s input part (padding stays zero).
+            let nx = next + b * nextStride
+            // x into z[0]'s input part (the input parts are scratch, not state).
             s.update(from: x + b * nIn, count: nIn)
             for l in 0..<nLayers {
                 let L = lay[l]
-                let z = s + layerOffsets[l]
+                let h = nx + nextOffsets[l]
                 Kernels.matvecBias(
                     rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
-                    x: z, bias: w + L.biasOffset, out: scratch)
-                Kernels.activate(L.activation, scratch, valid: L.size, count: L.sizePad)
-                (z + L.inputPad).update(from: scratch, count: L.size)
+                    x: s + layerOffsets[l], bias: w + L.biasOffset, out: h)
+                Kernels.activate(L.activation, h, valid: L.size, count: L.sizePad)
                 if l + 1 < nLayers {
-                    (s + layerOffsets[l + 1]).update(from: scratch, count: L.size)
+                    (s + layerOffsets[l + 1]).update(from: h, count: L.size)
                 }
             }
             if let y {
-                let last = lay[nLayers - 1]
-                let h = s + layerOffsets[nLayers - 1] + last.inputPad
+                let top = nx + nextOffsets[nLayers - 1]
                 let out = y + b * outputSize
                 Kernels.matvecBias(
                     rows: outputSize, cols: model.headStride, w: w + model.headOffset,
-                    stride: model.headStride, x: h, bias: w + model.headBiasOffset, out: out)
+                    stride: model.headStride, x: top, bias: w + model.headBiasOffset, out: out)
                 Kernels.outputTransform(model.config.outputTransform, out, outputSize)
             }
         }
+        // Bounded activations (tanh, sigmoid) cannot overflow; relu/identity stacks can.
+        guard Kernels.allFinite(next, batchSize * nextStride),
+            y.map({ Kernels.allFinite($0, batchSize * outputSize) }) ?? true
+        else { return false }
+        for b in 0..<batchSize {
+            let s = state + b * streamStride
+            let nx = next + b * nextStride
+            for l in 0..<nLayers {
+                (s + layerOffsets[l] + lay[l].inputPad).update(from: nx + nextOffsets[l], count: lay[l].size)
+            }
+        }
+        return true
     }
 
     // MARK: - Array conveniences (allocate; for scripting and tests)

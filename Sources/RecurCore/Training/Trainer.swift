@@ -195,12 +195,13 @@ public final class Trainer {
             let L = model.layout.count - 1
             let top = session.layerOffsets[L] + model.layout[L].inputPad
             var step = 0
+            var overflowed = false
             d.inputs.withUnsafeBufferPointer { xp in
                 guard let xb = xp.baseAddress else { return }
                 for (s, n) in d.lengths.enumerated() {
                     session.reset()
                     for t in 0..<n {
-                        session.stepUnchecked(xb + (step + t) * I, nil)
+                        if !session.stepUnchecked(xb + (step + t) * I, nil) { overflowed = true }
                         if perStep || t == n - 1 {
                             let row = starts[s] + (perStep ? t : 0)
                             (data + row * stride).update(from: session.state + top, count: H)
@@ -208,6 +209,10 @@ public final class Trainer {
                     }
                     step += n
                 }
+            }
+            if overflowed {
+                AlignedBuffer.free(data)
+                throw RecurError(.nonFiniteState, "the frozen body overflows float32 on this data (features would be Inf/NaN)")
             }
         }
 

@@ -7,6 +7,8 @@
 #   make demo DEMO=all   also the Python variant and the C quick start
 #   make test            run every test: Swift (swift test), C (Tests/c) and Python (pytest)
 #   make bench           run the C benchmark (bench/README.md)
+#   make reliability     the hardening checks CI runs after `make test` (docs/RELIABILITY.md):
+#                        reliability tests, a bounded fuzzing run, ThreadSanitizer stress
 #
 # The release-only flags live here, so Package.swift stays free of unsafe flags:
 # the Swift runtime is linked statically and a version script exports exactly recur_*.
@@ -22,7 +24,7 @@ OUT      := $(CURDIR)/.build/recur-c
 DEMO     ?= c
 K        ?= 5
 
-.PHONY: all lib install demo test test-swift test-c test-python bench bench-python deps clean
+.PHONY: all lib install demo test test-swift test-c test-python reliability fuzz bench bench-python deps clean
 
 all: lib
 
@@ -62,6 +64,15 @@ test-c: lib
 
 test-python: lib
 	python3 -m pytest -q bindings/python/tests
+
+FUZZ_SECONDS ?= 60
+reliability: lib
+	python3 -m pytest -q -s Tests/reliability
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+	bash Tests/sanitizers.sh thread
+
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: lib
 	bash bench/run.sh

@@ -9,6 +9,7 @@ command -v c++ >/dev/null || need+=(g++)
 command -v nm >/dev/null || need+=(binutils)
 command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,9 +20,10 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Python test dependencies (numpy for the bindings; pytest; wheel for no-isolation builds).
+# Python test dependencies (numpy for the bindings; pytest; wheel for no-isolation builds;
+# hypothesis for the mutation fuzzing of the Python reader).
 missing_py=()
-for mod in numpy pytest wheel; do
+for mod in numpy pytest wheel hypothesis; do
   python3 -c "import $mod" 2>/dev/null || missing_py+=("$mod")
 done
 if [ ${#missing_py[@]} -gt 0 ]; then

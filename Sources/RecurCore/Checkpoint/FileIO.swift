@@ -57,19 +57,40 @@ enum FileIO {
     /// Removes `.NAME.tmp-PID-XXXXXX` files left in `dir` by writers that no longer exist
     /// (a process killed mid-save). Temp files of live processes are left alone.
     static func removeOrphanedTemps(dir: String, name: String) {
-        let prefix = "." + name + ".tmp-"
+        let prefix = Array(("." + name + ".tmp-").utf8)
         guard let d = opendir(dir) else { return }
         defer { closedir(d) }
         let me = getpid()
         while let e = readdir(d) {
-            let entry = withUnsafeBytes(of: e.pointee.d_name) { p in
-                String(decoding: p.prefix { $0 != 0 }, as: UTF8.self)
+            // Compare bytes in place (no String of the raw record: its tail is uninitialised).
+            var entry: [UInt8] = []
+            var matches = true
+            withUnsafeBytes(of: &e.pointee.d_name) { raw in
+                guard let base = raw.baseAddress else {
+                    matches = false
+                    return
+                }
+                let n = strnlen(base.assumingMemoryBound(to: CChar.self), raw.count)
+                guard n > prefix.count else {
+                    matches = false
+                    return
+                }
+                for i in 0..<prefix.count where raw[i] != prefix[i] {
+                    matches = false
+                    return
+                }
+                entry = Array(raw[0..<n])
             }
-            guard entry.hasPrefix(prefix) else { continue }
-            let rest = entry.dropFirst(prefix.count)
-            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0, pid != me else { continue }
+            guard matches else { continue }
+            var pid: Int32 = 0
+            var i = prefix.count
+            while i < entry.count, entry[i] >= 0x30, entry[i] <= 0x39, pid < 1 << 22 {
+                pid = pid * 10 + Int32(entry[i] - 0x30)
+                i += 1
+            }
+            guard i < entry.count, entry[i] == UInt8(ascii: "-"), pid > 0, pid != me else { continue }
             if kill(pid, 0) == -1 && errno == ESRCH {
-                unlink(dir + "/" + entry)
+                unlink(dir + "/" + String(decoding: entry, as: UTF8.self))
             }
         }
     }

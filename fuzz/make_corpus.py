@@ -1,0 +1,45 @@
+"""Writes the fuzzing seed corpus into a directory: valid checkpoints of several shapes (f32 and
+f16, labels, metadata), a head adapter, a state snapshot, the hostile fixtures of the Python
+test-suite, and every committed regression fixture.   python3 fuzz/make_corpus.py OUTDIR"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
+sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
+import recur  # noqa: E402
+from conftest import random_checkpoint  # noqa: E402
+import test_format  # noqa: E402
+
+
+def main(out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    shapes = [(3, [(4, "tanh")], 2), (1, [(1, "relu")], 1), (5, [(8, "sigmoid"), (6, "identity")], 3),
+              (12, [(16, "tanh")], 4)]
+    n = 0
+    for i, (I, layers, O) in enumerate(shapes):
+        for wd in ("f32", "f16"):
+            c = random_checkpoint(I, layers, O, seed=i, weight_dtype=wd, output_transform=["none", "softmax"][i % 2],
+                                  labels=[f"c{k}" for k in range(O)] if i % 2 else [], metadata={"k": "v"} if i else {})
+            (out / f"valid-{i}-{wd}.recur").write_bytes(c.to_bytes())
+            n += 1
+    base = random_checkpoint(3, [(4, "tanh")], 2, seed=42).to_model()
+    (out / "adapter.recur").write_bytes(base.adapter_bytes())
+    (out / "snapshot.bin").write_bytes(base.session().state)
+    for name, code, make in test_format.CASES:
+        safe = "".join(ch if ch.isalnum() else "-" for ch in name)
+        data = make()
+        if len(data) <= 1 << 16:
+            (out / f"hostile-{safe}.recur").write_bytes(data)
+            n += 1
+    for f in sorted((ROOT / "fuzz" / "regressions").glob("*")):
+        if f.is_file() and f.name != "README.md":
+            (out / f"regression-{f.name}").write_bytes(f.read_bytes())
+    print(f"{len(list(out.iterdir()))} seed files in {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

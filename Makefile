@@ -69,7 +69,7 @@ FUZZ_SECONDS ?= 60
 reliability: lib
 	python3 -m pytest -q -s Tests/reliability
 	bash fuzz/run.sh $(FUZZ_SECONDS)
-	bash Tests/sanitizers.sh thread
+	bash Tests/sanitizers.sh thread-ci
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)

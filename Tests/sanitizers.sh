@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the tests under the sanitizers. Usage: bash Tests/sanitizers.sh [address|thread|undefined|c|all]
 #   address    the whole Swift test suite under AddressSanitizer (also catches leaks via LSan)
-#   thread     the concurrency tests (stress, C ABI, trainer) under ThreadSanitizer
+#   thread     the whole Swift test suite under ThreadSanitizer
+#   thread-ci  only the concurrency tests (stress, C ABI, trainer) under TSan: what CI runs
 #   undefined  the C tests built with UndefinedBehaviorSanitizer (swiftc rejects -sanitize=undefined
 #              on Linux; Swift code itself traps on overflow and out-of-bounds in checked builds)
 #   c          the C tests against an AddressSanitizer build of librecur, compiled with the
@@ -17,6 +18,10 @@ if [ "$what" = address ] || [ "$what" = all ]; then
   ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/Tests/lsan.supp run swift test --sanitize=address --scratch-path .build-asan
 fi
 if [ "$what" = thread ] || [ "$what" = all ]; then
+  RECUR_STRESS_STEPS=${RECUR_STRESS_STEPS:-20000} TSAN_OPTIONS=halt_on_error=1 \
+    run swift test --sanitize=thread --scratch-path .build-tsan
+fi
+if [ "$what" = thread-ci ]; then
   RECUR_STRESS_STEPS=${RECUR_STRESS_STEPS:-20000} TSAN_OPTIONS=halt_on_error=1 \
     run swift test --sanitize=thread --scratch-path .build-tsan --filter 'StressTests|CABITests|TrainerTests'
 fi

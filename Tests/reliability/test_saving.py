@@ -111,3 +111,25 @@ def test_read_only_location_and_directory(tmp_path):
     r = run_save(d)
     assert r.stdout.startswith("-21 "), r.stdout + r.stderr  # RECUR_E_NOT_REGULAR_FILE
     assert d.is_dir() and list(d.iterdir()) == []
+
+
+def test_read_only_directory_keeps_old_file(tmp_path):
+    """A directory made read-only by a read-only bind mount (root can write to chmod-ed
+    directories, so permissions alone would not test this). Skipped where mounting is not
+    allowed."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    path = d / "m.recur"
+    recur.Model.load(ROOT / "models" / "feedbacknet-10-20-5.recur").save(path)
+    before = path.read_bytes()
+    if subprocess.run(["mount", "--bind", str(d), str(d)], capture_output=True).returncode != 0:
+        pytest.skip("bind mounts not permitted here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(d)], capture_output=True).returncode != 0:
+            pytest.skip("read-only remount not permitted here")
+        r = run_save(path)
+        assert r.stdout.startswith("-20 "), r.stdout + r.stderr  # RECUR_E_IO
+        assert "Read-only file system" in r.stdout
+        assert path.read_bytes() == before and temps(d, "m.recur") == []
+    finally:
+        subprocess.run(["umount", str(d)], capture_output=True)

@@ -244,16 +244,7 @@ public final class Trainer {
         loadHead(params)
         var dz = [Double](repeating: 0, count: O)
         var zd = [Double](repeating: 0, count: O)
-        let classes: [Int32]
-        let values: [Float]
-        switch data.targets {
-        case .sequenceClasses(let c), .stepClasses(let c):
-            classes = c
-            values = []
-        case .sequenceValues(let v), .stepValues(let v):
-            classes = []
-            values = v
-        }
+        let (classes, values) = data.targets.arrays
         try trainLoop(sequences: data.sequenceCount, params: &params, offset: offset, progress: progress, afterUpdate: loadHead) {
             (batch, _, grad) throws(RecurError) in
             gw.update(repeating: 0, count: O * hs + Kernels.pad8(O))
@@ -392,16 +383,7 @@ public final class Trainer {
         var sums = Engine.Sums()
         let w = model.weights + model.headOffset
         let b = model.weights + model.headBiasOffset
-        let classes: [Int32]
-        let values: [Float]
-        switch data.targets {
-        case .sequenceClasses(let c), .stepClasses(let c):
-            classes = c
-            values = []
-        case .sequenceValues(let v), .stepValues(let v):
-            classes = []
-            values = v
-        }
+        let (classes, values) = data.targets.arrays
         values.withUnsafeBufferPointer { vp in
             for r in 0..<feats.rows {
                 Kernels.matvecBias(rows: O, cols: hs, w: w, stride: model.headStride, x: feats.data + r * hs, bias: b, out: z)

@@ -24,6 +24,14 @@ public struct TrainingData: Sendable {
             }
         }
 
+        /// The class indices (empty for value targets) and the values (empty for classes).
+        var arrays: (classes: [Int32], values: [Float]) {
+            switch self {
+            case .sequenceClasses(let c), .stepClasses(let c): return (c, [])
+            case .sequenceValues(let v), .stepValues(let v): return ([], v)
+            }
+        }
+
         public var isClasses: Bool {
             switch self {
             case .sequenceClasses, .stepClasses: return true

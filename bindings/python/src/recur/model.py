@@ -60,7 +60,49 @@ def _load_options(verify_checksums: bool = True, **limits: int) -> _lib.LoadOpti
     return o
 
 
-class Model:
+class _Managed:
+    """Owns one native handle: idempotent ``close()``, context manager, ``__del__`` as a
+    fallback; using the object after ``close()`` raises ``ValueError``, never crashes."""
+
+    _h = None
+
+    def _free(self, handle) -> None:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def _released(self) -> None:
+        """Hook: drop cached state when the handle goes away."""
+
+    @property
+    def handle(self):
+        if self._h is None:
+            raise ValueError(f"this {type(self).__name__} is closed")
+        return self._h
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    def close(self) -> None:
+        """Release the native object (idempotent)."""
+        h, self._h = self._h, None
+        self._released()
+        if h is not None:
+            self._free(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Model(_Managed):
     """An immutable feedback network loaded in librecur.
 
     Thread rule: a model may be used from any number of threads at once. Close it with
@@ -150,35 +192,9 @@ class Model:
         _check(lib.recur_model_create(byref(cfg), p.ctypes.data, p.size, byref(h)))
         return cls(h)
 
-    # -- lifetime ----------------------------------------------------------------------
-
-    @property
-    def handle(self) -> _lib.ModelHandle:
-        if self._h is None:
-            raise ValueError("this Model is closed")
-        return self._h
-
-    def close(self) -> None:
-        """Release the native model (idempotent). Sessions keep working."""
-        h, self._h = self._h, None
-        if h is not None:
-            self._lib.recur_model_free(h)
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
+    def _free(self, handle) -> None:
+        """Release the caller's reference; sessions keep the native model alive."""
+        self._lib.recur_model_free(handle)
 
     # -- introspection -----------------------------------------------------------------
 
@@ -290,7 +306,7 @@ class Model:
         return Session(self) if batch is None else BatchSession(self, batch)
 
 
-class Session:
+class Session(_Managed):
     """The recurrent state of one stream. One thread at a time.
 
     ``step(x)`` takes ``(input_size,)`` and returns ``(output_size,)``; ``run(xs)`` takes
@@ -332,37 +348,12 @@ class Session:
         self._xprev = self._xkeep = self._okeep = None
         self._xkeep_p = self._okeep_p = 0
 
-    # -- lifetime ----------------------------------------------------------------------
+    def _free(self, handle) -> None:
+        self._lib.recur_session_free(handle)
 
-    @property
-    def handle(self) -> _lib.SessionHandle:
-        if self._h is None:
-            raise ValueError("this Session is closed")
-        return self._h
-
-    def close(self) -> None:
-        """Free the native session (idempotent)."""
-        h, self._h = self._h, None
+    def _released(self) -> None:
         self._raw = None
         self._xprev = self._xkeep = self._okeep = None
-        if h is not None:
-            self._lib.recur_session_free(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
 
     @property
     def batch_size(self) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _lib
 from ._errors import CancelledError, RecurError
-from .model import ArrayLike, Model, _check, _load_options
+from .model import ArrayLike, Model, _check, _load_options, _Managed
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 OPTIMIZERS = ("sgd", "adam", "adamw", "ridge")
@@ -100,7 +100,7 @@ def _scope(scope: Union[str, int]) -> int:
     raise ValueError(f"scope must be 'head', 'all' or a positive number of top layers, got {scope!r}")
 
 
-class Trainer:
+class Trainer(_Managed):
     """Fine-tunes a model: the head (default), the top ``k`` layers + head (``scope=k``)
     or everything (``scope="all"``).
 
@@ -139,28 +139,8 @@ class Trainer:
         _check(lib.recur_trainer_create(model.handle, byref(c), byref(h)))
         self._h: Optional[_lib.TrainerHandle] = h
 
-    @property
-    def handle(self) -> _lib.TrainerHandle:
-        if self._h is None:
-            raise ValueError("this Trainer is closed")
-        return self._h
-
-    def close(self) -> None:
-        h, self._h = self._h, None
-        if h is not None:
-            self._lib.recur_trainer_free(h)
-
-    def __enter__(self) -> "Trainer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _free(self, handle) -> None:
+        self._lib.recur_trainer_free(handle)
 
     def _data(self, sequences, targets, model: Optional[Model] = None) -> _Data:
         m = model or self.model

@@ -58,6 +58,7 @@ test: test-swift test-c test-python
 
 test-swift: deps
 	$(SWIFT) test
+	RECUR_KERNELS=portable $(SWIFT) test --filter 'ReferenceTests|KernelTests|RobustnessTests'
 
 test-c: lib
 	bash Tests/c/run.sh

@@ -26,7 +26,9 @@ let package = Package(
         .systemLibrary(name: "CRecurAPI", path: "Sources/CRecurAPI"),
         // Thread-local last-error storage (C11 _Thread_local).
         .target(name: "CRecurSupport", path: "Sources/CRecurSupport"),
-        .target(name: "RecurCore", dependencies: ["CZlib"], path: "Sources/RecurCore"),
+        // CPU-specific kernels (AVX2+FMA) selected at run time; portable Swift SIMD fallback.
+        .target(name: "CRecurKernels", path: "Sources/CRecurKernels"),
+        .target(name: "RecurCore", dependencies: ["CZlib", "CRecurKernels"], path: "Sources/RecurCore"),
         .target(
             name: "Recur", dependencies: ["RecurCore", "CRecurAPI", "CRecurSupport"],
             path: "Sources/Recur"),

@@ -6,8 +6,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/.build/fuzz"
 mkdir -p "$out"
 srcs=$(find "$root/Sources/RecurCore" -name '*.swift' | sort)
-if [ -x "$out/fuzz_load" ] && [ -z "$(find $srcs "$root/fuzz/FuzzLoad.swift" -newer "$out/fuzz_load" 2>/dev/null)" ]; then
+if [ -x "$out/fuzz_load" ] && [ -z "$(find $srcs "$root/fuzz/FuzzLoad.swift" "$root/Sources/CRecurKernels" -newer "$out/fuzz_load" 2>/dev/null)" ]; then
   exit 0
 fi
+# The C kernels target: compiled with clang (with ASan) and given a module map.
+clang=$(dirname "$(command -v swift)")/clang
+mkdir -p "$out/kernels"
+printf 'module CRecurKernels {\n  header "%s"\n  export *\n}\n' "$root/Sources/CRecurKernels/include/recur_kernels.h" \
+  > "$out/kernels/module.modulemap"
+"$clang" -O2 -g -fsanitize=address -I "$root/Sources/CRecurKernels/include" -c "$root/Sources/CRecurKernels/kernels.c" -o "$out/kernels/kernels.o"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name RecurFuzz \
-  -I "$root/Sources/CZlib" $srcs "$root/fuzz/FuzzLoad.swift" -o "$out/fuzz_load"
+  -I "$root/Sources/CZlib" -I "$out/kernels" $srcs "$root/fuzz/FuzzLoad.swift" "$out/kernels/kernels.o" \
+  -o "$out/fuzz_load"

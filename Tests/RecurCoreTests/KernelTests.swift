@@ -61,7 +61,15 @@ import Glibc
                 b[r] = rng.float(-1, 1)
             }
             for c in 0..<cols { x[c] = rng.float(-1, 1) }
-            Kernels.matvecBias(rows: rows, cols: stride, w: w, stride: stride, x: x, bias: b, out: out)
+            // Both kernels: the portable SIMD8 one always, the AVX2+FMA one where the CPU has it.
+            var kernels: [(String, (UnsafeMutablePointer<Float>) -> Void)] = [
+                ("portable", { Kernels.matvecBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x, bias: b, out: $0) })
+            ]
+            if let fast = avx2Matvec {
+                kernels.append(("avx2", { fast(rows, stride, w, stride, x, b, $0) }))
+            }
+            for (name, kernel) in kernels {
+            kernel(out)
             for r in 0..<rows {
                 var s = Double(b[r])
                 var mag = abs(Double(b[r]))
@@ -70,7 +78,8 @@ import Glibc
                     mag += abs(Double(w[r * stride + c]) * Double(x[c]))
                 }
                 // Float32 summation error bound ~ n * eps * sum|terms|.
-                #expect(abs(Double(out[r]) - s) <= Double(cols + 1) * 1.2e-7 * mag, "\(rows)x\(cols) row \(r)")
+                #expect(abs(Double(out[r]) - s) <= Double(cols + 1) * 1.2e-7 * mag, "\(name) \(rows)x\(cols) row \(r)")
+            }
             }
         }
     }

@@ -13,6 +13,15 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRecurKernels
+
+/// The matrix-vector kernel for this CPU: AVX2+FMA when available, else nil and the portable
+/// SIMD8 code below runs. Selected once at first use and never changed (so it is not mutable
+/// global state); `RECUR_KERNELS=portable` in the environment forces the portable kernels.
+nonisolated(unsafe) let avx2Matvec: rk_matvec_fn? = {
+    if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" { return nil }
+    return rk_matvec_avx2()
+}()
 
 @usableFromInline
 enum Kernels {
@@ -36,6 +45,19 @@ enum Kernels {
     /// are bit-identical across batch layouts.
     @inline(__always)
     static func matvecBias(
+        rows: Int, cols: Int, w: UnsafePointer<Float>, stride: Int,
+        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        if let fast = avx2Matvec {
+            fast(rows, cols, w, stride, x, bias, out)
+        } else {
+            matvecBiasPortable(rows: rows, cols: cols, w: w, stride: stride, x: x, bias: bias, out: out)
+        }
+    }
+
+    /// The portable kernel (baseline x86-64 / any SIMD target): 4 rows x SIMD8 accumulators.
+    @inline(__always)
+    static func matvecBiasPortable(
         rows: Int, cols: Int, w: UnsafePointer<Float>, stride: Int,
         x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {

@@ -17,7 +17,7 @@ SWIFT    ?= swift
 CC       ?= cc
 PREFIX   ?= /usr/local
 VERSION  := $(shell sed -n 's/^\#define RECUR_VERSION_STRING "\(.*\)"/\1/p' include/recur.h)
-RELEASE  := -c release -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/include/recur.map
+RELEASE  := -c release -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/include/recur.map -Xcc -gdwarf-4
 LIBDIR   := $(CURDIR)/.build/release
 LIB      := $(LIBDIR)/librecur.so
 OUT      := $(CURDIR)/.build/recur-c

@@ -351,12 +351,6 @@ public func recur_model_save_memory(
         guard let outLen else { throw RecurError(.nullPointer, "out_len is NULL") }
         let o = try saveOptions(options)
         let bytes = try CheckpointWriter.encode(m, dtype: o.dtype, level: o.level)
-        outLen.pointee = bytes.count
-        guard let buf, cap >= bytes.count else {
-            throw RecurError(.bufferTooSmall, "the checkpoint needs \(bytes.count) bytes; buffer capacity is \(buf == nil ? 0 : cap)")
-        }
-        bytes.withUnsafeBytes { p in
-            if let b = p.baseAddress { buf.copyMemory(from: b, byteCount: bytes.count) }
-        }
+        try copyOut(bytes, to: buf, cap: cap, outLen: outLen, what: "checkpoint")
     }
 }

@@ -238,13 +238,7 @@ public func recur_model_save_adapter_memory(
         let m = try modelBox(model).model
         guard let outLen else { throw RecurError(.nullPointer, "out_len is NULL") }
         let bytes = try m.adapterBytes()
-        outLen.pointee = bytes.count
-        guard let buf, cap >= bytes.count else {
-            throw RecurError(.bufferTooSmall, "the adapter needs \(bytes.count) bytes; buffer capacity is \(buf == nil ? 0 : cap)")
-        }
-        bytes.withUnsafeBytes { p in
-            if let b = p.baseAddress { buf.copyMemory(from: b, byteCount: bytes.count) }
-        }
+        try copyOut(bytes, to: buf, cap: cap, outLen: outLen, what: "adapter")
     }
 }
 

@@ -167,3 +167,17 @@ func swiftString(_ p: UnsafePointer<CChar>?, _ what: String, error code: RecurEr
     }
     return s
 }
+
+/// The size-query-then-write protocol of the `*_save_*_memory` functions: always report the
+/// size in *outLen; copy only when `buf` holds at least that many bytes.
+func copyOut(_ bytes: [UInt8], to buf: UnsafeMutableRawPointer?, cap: Int, outLen: UnsafeMutablePointer<Int>, what: String)
+    throws(RecurError)
+{
+    outLen.pointee = bytes.count
+    guard let buf, cap >= bytes.count else {
+        throw RecurError(.bufferTooSmall, "the \(what) needs \(bytes.count) bytes; buffer capacity is \(buf == nil ? 0 : cap)")
+    }
+    bytes.withUnsafeBytes { p in
+        if let b = p.baseAddress { buf.copyMemory(from: b, byteCount: bytes.count) }
+    }
+}

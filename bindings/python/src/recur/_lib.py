@@ -22,34 +22,22 @@ from typing import List, Optional
 ABI_VERSION = 1
 
 
-class ModelHandle(c_void_p):
-    """``recur_model *``."""
+def _handle_type(c_name: str):
+    """A ``c_void_p`` subclass for one opaque handle type whose ``from_param`` refuses every
+    other kind, so a model can never be passed where a session is expected."""
 
     @classmethod
-    def from_param(cls, obj):  # noqa: D102
+    def from_param(cls, obj):
         if obj is None or isinstance(obj, cls):
             return obj
-        raise TypeError(f"expected a recur_model handle, got {type(obj).__name__}")
+        raise TypeError(f"expected a {c_name} handle, got {type(obj).__name__}")
+
+    return type(c_name, (c_void_p,), {"from_param": from_param, "__doc__": f"``{c_name} *``."})
 
 
-class SessionHandle(c_void_p):
-    """``recur_session *``."""
-
-    @classmethod
-    def from_param(cls, obj):  # noqa: D102
-        if obj is None or isinstance(obj, cls):
-            return obj
-        raise TypeError(f"expected a recur_session handle, got {type(obj).__name__}")
-
-
-class TrainerHandle(c_void_p):
-    """``recur_trainer *``."""
-
-    @classmethod
-    def from_param(cls, obj):  # noqa: D102
-        if obj is None or isinstance(obj, cls):
-            return obj
-        raise TypeError(f"expected a recur_trainer handle, got {type(obj).__name__}")
+ModelHandle = _handle_type("recur_model")
+SessionHandle = _handle_type("recur_session")
+TrainerHandle = _handle_type("recur_trainer")
 
 
 class LoadOptions(ctypes.Structure):

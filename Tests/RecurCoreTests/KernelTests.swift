@@ -65,7 +65,7 @@ import Glibc
             var kernels: [(String, (UnsafeMutablePointer<Float>) -> Void)] = [
                 ("portable", { Kernels.matvecBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x, bias: b, out: $0) })
             ]
-            if let fast = avx2Matvec {
+            if let fast = cpuKernels.matvec {
                 kernels.append(("avx2", { fast(rows, stride, w, stride, x, b, $0) }))
             }
             for (name, kernel) in kernels {
@@ -80,6 +80,126 @@ import Glibc
                 // Float32 summation error bound ~ n * eps * sum|terms|.
                 #expect(abs(Double(out[r]) - s) <= Double(cols + 1) * 1.2e-7 * mag, "\(name) \(rows)x\(cols) row \(r)")
             }
+            }
+        }
+    }
+
+    /// The batched kernel gives, for every stream, the bits of the matrix-vector kernel of the
+    /// same implementation (so batch sessions equal separate sessions), and both meet the oracle.
+    @Test func gemmEqualsMatvecBitForBit() throws {
+        for (rows, cols, n) in [(1, 3, 2), (4, 8, 3), (7, 13, 5), (33, 70, 17), (256, 320, 64)] {
+            let stride = Kernels.pad8(cols)
+            let xs = stride + 8  // a stream stride wider than the row, as in sessions
+            let os = rows + 3
+            let w = try AlignedBuffer.allocate(floats: rows * stride)
+            let x = try AlignedBuffer.allocate(floats: n * xs)
+            let b = try AlignedBuffer.allocate(floats: rows)
+            let out = try AlignedBuffer.allocate(floats: n * os)
+            let one = try AlignedBuffer.allocate(floats: rows)
+            defer { [w, x, b, out, one].forEach { AlignedBuffer.free($0) } }
+            var rng = SplitMix(UInt64(rows * 7 + n))
+            for r in 0..<rows {
+                for c in 0..<cols { w[r * stride + c] = rng.float(-1, 1) }
+                b[r] = rng.float(-1, 1)
+            }
+            for s in 0..<n { for c in 0..<cols { x[s * xs + c] = rng.float(-1, 1) } }
+            typealias K = (gemm: (UnsafeMutablePointer<Float>) -> Void, matvec: (Int, UnsafeMutablePointer<Float>) -> Void)
+            var impls: [(String, K)] = [(
+                "portable",
+                ({ Kernels.gemmBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x, xStride: xs, n: n, bias: b, out: $0, outStride: os) },
+                 { Kernels.matvecBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x + $0 * xs, bias: b, out: $1) })
+            )]
+            if let g = cpuKernels.gemm, let m = cpuKernels.matvec {
+                impls.append(("avx2", ({ g(rows, stride, w, stride, x, xs, n, b, $0, os) }, { m(rows, stride, w, stride, x + $0 * xs, b, $1) })))
+            }
+            for (name, k) in impls {
+                k.gemm(out)
+                for s in 0..<n {
+                    k.matvec(s, one)
+                    for r in 0..<rows {
+                        #expect(out[s * os + r].bitPattern == one[r].bitPattern, "\(name) \(rows)x\(cols) n\(n) stream \(s) row \(r)")
+                        var ref = Double(b[r]), mag = abs(Double(b[r]))
+                        for c in 0..<cols {
+                            ref += Double(w[r * stride + c]) * Double(x[s * xs + c])
+                            mag += abs(Double(w[r * stride + c]) * Double(x[s * xs + c]))
+                        }
+                        #expect(abs(Double(one[r]) - ref) <= Double(cols + 1) * 1.2e-7 * mag)
+                    }
+                }
+            }
+        }
+    }
+
+    /// int8 rows with two segments and per-row scales against a double oracle.
+    @Test func int8MatvecMatchesDoubleOracle() throws {
+        for (rows, c1, c2) in [(1, 8, 8), (3, 8, 16), (5, 24, 40), (64, 64, 256), (67, 256, 0)] {
+            let cols = c1 + c2
+            let split = c2 == 0 ? cols : c1
+            let q = UnsafeMutablePointer<Int8>.allocate(capacity: rows * cols)
+            let sa = try AlignedBuffer.allocate(floats: rows), sb = try AlignedBuffer.allocate(floats: rows)
+            let x = try AlignedBuffer.allocate(floats: cols), b = try AlignedBuffer.allocate(floats: rows)
+            let out = try AlignedBuffer.allocate(floats: rows)
+            defer {
+                q.deallocate()
+                [sa, sb, x, b, out].forEach { AlignedBuffer.free($0) }
+            }
+            var rng = SplitMix(UInt64(rows * 31 + cols))
+            for i in 0..<(rows * cols) { q[i] = Int8(Int(rng.float(0, 1) * 255) - 127) }
+            for r in 0..<rows {
+                sa[r] = rng.float(0.001, 0.01)
+                sb[r] = rng.float(0.001, 0.01)
+                b[r] = rng.float(-1, 1)
+            }
+            for c in 0..<cols { x[c] = rng.float(-1, 1) }
+            var impls: [(String, () -> Void)] = [("portable", {
+                Kernels.matvecI8Portable(rows: rows, cols: cols, split: split, q: q, stride: cols, scaleA: sa, scaleB: sb, x: x, bias: b, out: out)
+            })]
+            if let f = cpuKernels.matvec_i8 {
+                impls.append(("avx2", { f(rows, cols, split, q, cols, sa, sb, x, b, out) }))
+            }
+            for (name, run) in impls {
+                run()
+                for r in 0..<rows {
+                    var ref = Double(b[r]), mag = abs(Double(b[r]))
+                    for c in 0..<cols {
+                        let s = Double(c < split ? sa[r] : sb[r])
+                        ref += s * Double(q[r * cols + c]) * Double(x[c])
+                        mag += abs(s * Double(q[r * cols + c]) * Double(x[c]))
+                    }
+                    #expect(abs(Double(out[r]) - ref) <= Double(cols + 2) * 1.2e-7 * mag, "\(name) \(rows)x\(cols) row \(r)")
+                }
+            }
+        }
+    }
+
+    /// Gram update (upper triangle) against a double oracle, both implementations.
+    @Test func gramMatchesDoubleOracle() throws {
+        for (rows, n) in [(1, 1), (5, 7), (40, 17), (128, 33), (64, 64)] {
+            let stride = Kernels.pad8(n)
+            let f = try AlignedBuffer.allocate(floats: rows * stride)
+            defer { AlignedBuffer.free(f) }
+            var rng = SplitMix(UInt64(rows * 13 + n))
+            for r in 0..<rows { for c in 0..<n { f[r * stride + c] = rng.float(-1, 1) } }
+            let ld = n + 1
+            var impls: [(String, (UnsafeMutablePointer<Double>) -> Void)] = [("portable", {
+                Kernels.gramUpperPortable(f, rows: rows, n: n, stride: stride, g: $0, ld: ld)
+            })]
+            if let k = cpuKernels.gram { impls.append(("avx2", { k(f, rows, n, stride, $0, ld) })) }
+            for (name, run) in impls {
+                var g = [Double](repeating: 0.5, count: n * ld + 1)
+                g.withUnsafeMutableBufferPointer { p in if let base = p.baseAddress { run(base) } }
+                for i in 0..<n {
+                    for j in i..<n {
+                        var ref = 0.0, mag = 0.0
+                        for r in 0..<rows {
+                            ref += Double(f[r * stride + i]) * Double(f[r * stride + j])
+                            mag += abs(Double(f[r * stride + i]) * Double(f[r * stride + j]))
+                        }
+                        #expect(abs(g[i * ld + j] - 0.5 - ref) <= Double(rows + 1) * 1.2e-7 * mag + 1e-12, "\(name) \(rows)x\(n) (\(i),\(j))")
+                    }
+                    // The bias column (j = n) is never touched.
+                    #expect(g[i * ld + n] == 0.5, "\(name) column n written")
+                }
             }
         }
     }

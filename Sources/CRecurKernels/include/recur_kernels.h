@@ -1,13 +1,41 @@
 #ifndef RECUR_KERNELS_H
 #define RECUR_KERNELS_H
 #include <stddef.h>
-/* CPU-specific kernels of librecur, selected at run time (internal; not exported). */
+#include <stdint.h>
+/* CPU-specific kernels of librecur, selected at run time (internal; not exported).
+ * Layout contract: cols and strides are multiples of 8 floats; w and x rows 32-byte aligned. */
 
-/* out[r] = dot(w + r*stride, x, cols) + bias[r] for r < rows; cols and stride multiples of 8,
- * w and x 32-byte aligned. Returns 0 if this CPU lacks AVX2+FMA (nothing written). */
+/* out[r] = dot(w + r*stride, x, cols) + bias[r] for r < rows. */
 typedef void (*rk_matvec_fn)(size_t rows, size_t cols, const float *w, size_t stride, const float *x,
                              const float *bias, float *out);
 
-/* The AVX2+FMA matrix-vector kernel, or NULL when the CPU does not support it. */
-rk_matvec_fn rk_matvec_avx2(void);
+/* Batched: out[b*ostride + r] = dot(w + r*wstride, x + b*xstride, cols) + bias[r] for r < rows,
+ * b < n. Every dot product is summed in exactly the order of the matvec kernel, so a batch of
+ * n streams gives the bits of n separate matrix-vector products. */
+typedef void (*rk_gemm_fn)(size_t rows, size_t cols, const float *w, size_t wstride, const float *x,
+                           size_t xstride, size_t n, const float *bias, float *out, size_t ostride);
+
+/* int8 rows, float accumulation, two column segments with their own per-row scales:
+ * out[r] = (scale_a[r] * dot(q_r[0:split], x[0:split]) + scale_b[r] * dot(q_r[split:cols], x[split:cols])) + bias[r]
+ * (split a multiple of 8, 0 < split <= cols; q rows 8-byte padded with zeros). */
+typedef void (*rk_matvec_i8_fn)(size_t rows, size_t cols, size_t split, const int8_t *q, size_t stride,
+                                const float *scale_a, const float *scale_b,
+                                const float *x, const float *bias, float *out);
+
+/* Rank-k update of the upper triangle of a Gram matrix:
+ * g[i*ld + j] += sum_r f[r*stride + i] * f[r*stride + j] for i <= j < n (j rounded up to
+ * whole 16-column blocks), float accumulation over the rows given, added into double g. Entries
+ * below the diagonal inside the diagonal blocks are written too: callers mirror the upper
+ * triangle. */
+typedef void (*rk_gram_fn)(const float *f, size_t rows, size_t n, size_t stride, double *g, size_t ld);
+
+typedef struct {
+    rk_matvec_fn matvec;
+    rk_gemm_fn gemm;
+    rk_matvec_i8_fn matvec_i8;
+    rk_gram_fn gram;
+} rk_kernels;
+
+/* The AVX2+FMA kernels, or all NULL when the CPU does not support them. */
+rk_kernels rk_kernels_avx2(void);
 #endif

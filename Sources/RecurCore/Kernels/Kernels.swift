@@ -15,12 +15,15 @@ import Darwin
 #endif
 import CRecurKernels
 
-/// The matrix-vector kernel for this CPU: AVX2+FMA when available, else nil and the portable
-/// SIMD8 code below runs. Selected once at first use and never changed (so it is not mutable
-/// global state); `RECUR_KERNELS=portable` in the environment forces the portable kernels.
-nonisolated(unsafe) let avx2Matvec: rk_matvec_fn? = {
-    if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" { return nil }
-    return rk_matvec_avx2()
+/// The CPU-specific kernels for this CPU: AVX2+FMA when available, else all nil and the
+/// portable SIMD8 code below runs. Selected once at first use and never changed (so it is not
+/// mutable global state); `RECUR_KERNELS=portable` in the environment forces the portable
+/// kernels.
+nonisolated(unsafe) let cpuKernels: rk_kernels = {
+    if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" {
+        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil)
+    }
+    return rk_kernels_avx2()
 }()
 
 @usableFromInline
@@ -48,7 +51,7 @@ enum Kernels {
         rows: Int, cols: Int, w: UnsafePointer<Float>, stride: Int,
         x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
-        if let fast = avx2Matvec {
+        if let fast = cpuKernels.matvec {
             fast(rows, cols, w, stride, x, bias, out)
         } else {
             matvecBiasPortable(rows: rows, cols: cols, w: w, stride: stride, x: x, bias: bias, out: out)
@@ -96,6 +99,124 @@ enum Kernels {
             }
             out[r] = reduce(a0) + bias[r]
             r += 1
+        }
+    }
+
+    /// Batched: out[b*os + r] = dot(w_r, x + b*xs) + bias[r] for r < rows, b < n. Each output is
+    /// summed exactly as `matvecBias` sums it, so a batch gives the bits of separate steps.
+    @inline(__always)
+    static func gemmBias(
+        rows: Int, cols: Int, w: UnsafePointer<Float>, stride: Int,
+        x: UnsafePointer<Float>, xStride: Int, n: Int,
+        bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        if n == 1 {
+            matvecBias(rows: rows, cols: cols, w: w, stride: stride, x: x, bias: bias, out: out)
+        } else if let fast = cpuKernels.gemm {
+            fast(rows, cols, w, stride, x, xStride, n, bias, out, outStride)
+        } else {
+            gemmBiasPortable(rows: rows, cols: cols, w: w, stride: stride, x: x, xStride: xStride, n: n,
+                             bias: bias, out: out, outStride: outStride)
+        }
+    }
+
+    /// Portable batched kernel: 4 rows x 2 streams of SIMD8 accumulators, streams in blocks of 16.
+    static func gemmBiasPortable(
+        rows: Int, cols: Int, w: UnsafePointer<Float>, stride: Int,
+        x: UnsafePointer<Float>, xStride: Int, n: Int,
+        bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        var b0 = 0
+        while b0 < n {
+            let b1 = min(b0 + 16, n)
+            var r = 0
+            while r + 4 <= rows {
+                let p0 = w + r * stride, p1 = p0 + stride, p2 = p1 + stride, p3 = p2 + stride
+                var b = b0
+                while b + 2 <= b1 {
+                    let xa = x + b * xStride, xb = xa + xStride
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+                    var k = 0
+                    while k < cols {
+                        let va = load8(xa + k), vb = load8(xb + k)
+                        let w0 = load8(p0 + k), w1 = load8(p1 + k), w2 = load8(p2 + k), w3 = load8(p3 + k)
+                        a0 += w0 * va
+                        c0 += w0 * vb
+                        a1 += w1 * va
+                        c1 += w1 * vb
+                        a2 += w2 * va
+                        c2 += w2 * vb
+                        a3 += w3 * va
+                        c3 += w3 * vb
+                        k += 8
+                    }
+                    let oa = out + b * outStride + r, ob = oa + outStride
+                    oa[0] = reduce(a0) + bias[r]
+                    oa[1] = reduce(a1) + bias[r + 1]
+                    oa[2] = reduce(a2) + bias[r + 2]
+                    oa[3] = reduce(a3) + bias[r + 3]
+                    ob[0] = reduce(c0) + bias[r]
+                    ob[1] = reduce(c1) + bias[r + 1]
+                    ob[2] = reduce(c2) + bias[r + 2]
+                    ob[3] = reduce(c3) + bias[r + 3]
+                    b += 2
+                }
+                if b < b1 {
+                    matvecBiasPortable(rows: 4, cols: cols, w: p0, stride: stride, x: x + b * xStride,
+                                       bias: bias + r, out: out + b * outStride + r)
+                }
+                r += 4
+            }
+            if r < rows {
+                for b in b0..<b1 {
+                    matvecBiasPortable(rows: rows - r, cols: cols, w: w + r * stride, stride: stride,
+                                       x: x + b * xStride, bias: bias + r, out: out + b * outStride + r)
+                }
+            }
+            b0 = b1
+        }
+    }
+
+    /// int8 rows with two per-row scales (columns [0, split) and [split, cols)), float
+    /// accumulation: out[r] = (sa[r]·dot(q_r[..<split], x) + sb[r]·dot(q_r[split...], x)) + bias[r].
+    @inline(__always)
+    static func matvecI8(
+        rows: Int, cols: Int, split: Int, q: UnsafePointer<Int8>, stride: Int,
+        scaleA: UnsafePointer<Float>, scaleB: UnsafePointer<Float>,
+        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        if let fast = cpuKernels.matvec_i8 {
+            fast(rows, cols, split, q, stride, scaleA, scaleB, x, bias, out)
+        } else {
+            matvecI8Portable(rows: rows, cols: cols, split: split, q: q, stride: stride, scaleA: scaleA,
+                             scaleB: scaleB, x: x, bias: bias, out: out)
+        }
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Int8>) -> SIMD8<Float> {
+        SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Int8>.self)))
+    }
+
+    static func matvecI8Portable(
+        rows: Int, cols: Int, split: Int, q: UnsafePointer<Int8>, stride: Int,
+        scaleA: UnsafePointer<Float>, scaleB: UnsafePointer<Float>,
+        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let p = q + r * stride
+            var a = SIMD8<Float>(), c = SIMD8<Float>()
+            var k = 0
+            while k < split {
+                a += load8(p + k) * load8(x + k)
+                k += 8
+            }
+            while k < cols {
+                c += load8(p + k) * load8(x + k)
+                k += 8
+            }
+            out[r] = (scaleA[r] * reduce(a) + scaleB[r] * reduce(c)) + bias[r]
         }
     }
 
@@ -275,10 +396,19 @@ extension Kernels {
         }
     }
 
-    /// G[i][j] += Σ_r F[r][i] F[r][j] for j >= i (upper triangle, in 8-wide chunks), over
-    /// `rows` rows of `n` floats (stride `stride`, a multiple of 8). Float accumulation
-    /// within the block, Double in G.
+    /// G[i][j] += Σ_r F[r][i] F[r][j] for j >= i (upper triangle; some entries below the
+    /// diagonal inside diagonal blocks are written too, callers mirror the upper triangle),
+    /// over `rows` rows of `n` floats (stride `stride`, a multiple of 8). Float accumulation
+    /// within the call, Double in G.
     static func gramUpper(_ f: UnsafePointer<Float>, rows: Int, n: Int, stride: Int, g: UnsafeMutablePointer<Double>, ld: Int) {
+        if let fast = cpuKernels.gram {
+            fast(f, rows, n, stride, g, ld)
+        } else {
+            gramUpperPortable(f, rows: rows, n: n, stride: stride, g: g, ld: ld)
+        }
+    }
+
+    static func gramUpperPortable(_ f: UnsafePointer<Float>, rows: Int, n: Int, stride: Int, g: UnsafeMutablePointer<Double>, ld: Int) {
         for i in 0..<n {
             var j0 = (i / 8) * 8
             while j0 < n {

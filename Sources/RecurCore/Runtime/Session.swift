@@ -158,29 +158,34 @@ public final class Session {
         let w = model.weights
         let nIn = inputSize
         let nLayers = lay.count
-        for b in 0..<batchSize {
-            let s = state + b * streamStride
-            let nx = next + b * nextStride
-            // x into z[0]'s input part (the input parts are scratch, not state).
-            s.update(from: x + b * nIn, count: nIn)
-            for l in 0..<nLayers {
-                let L = lay[l]
-                let h = nx + nextOffsets[l]
-                Kernels.matvecBias(
-                    rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
-                    x: s + layerOffsets[l], bias: w + L.biasOffset, out: h)
-                Kernels.activate(L.activation, h, valid: L.size, count: L.sizePad)
+        let B = batchSize
+        // x into z[0]'s input part of every stream (the input parts are scratch, not state).
+        for b in 0..<B {
+            (state + b * streamStride).update(from: x + b * nIn, count: nIn)
+        }
+        for l in 0..<nLayers {
+            let L = lay[l]
+            let z = state + layerOffsets[l]
+            let h = next + nextOffsets[l]
+            // All streams at once: the batched kernel sums each stream exactly as matvec does.
+            Kernels.gemmBias(
+                rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
+                x: z, xStride: streamStride, n: B, bias: w + L.biasOffset, out: h, outStride: nextStride)
+            for b in 0..<B {
+                let hb = h + b * nextStride
+                Kernels.activate(L.activation, hb, valid: L.size, count: L.sizePad)
                 if l + 1 < nLayers {
-                    (s + layerOffsets[l + 1]).update(from: h, count: L.size)
+                    (state + b * streamStride + layerOffsets[l + 1]).update(from: hb, count: L.size)
                 }
             }
-            if let y {
-                let top = nx + nextOffsets[nLayers - 1]
-                let out = y + b * outputSize
-                Kernels.matvecBias(
-                    rows: outputSize, cols: model.headStride, w: w + model.headOffset,
-                    stride: model.headStride, x: top, bias: w + model.headBiasOffset, out: out)
-                Kernels.outputTransform(model.config.outputTransform, out, outputSize)
+        }
+        if let y {
+            let top = next + nextOffsets[nLayers - 1]
+            Kernels.gemmBias(
+                rows: outputSize, cols: model.headStride, w: w + model.headOffset, stride: model.headStride,
+                x: top, xStride: nextStride, n: B, bias: w + model.headBiasOffset, out: y, outStride: outputSize)
+            for b in 0..<B {
+                Kernels.outputTransform(model.config.outputTransform, y + b * outputSize, outputSize)
             }
         }
         // Bounded activations (tanh, sigmoid) cannot overflow; relu/identity stacks can.

@@ -190,24 +190,60 @@ public final class Trainer {
             let (total, o) = r.multipliedReportingOverflow(by: stride)
             guard !o else { throw RecurError(.outOfMemory, "feature matrix too large") }
             data = try AlignedBuffer.allocate(floats: total)
-            let session = try Session(model: model)
+            // Sequences in groups of up to 32 streams of one batch session (longest first, so a
+            // group's lengths are close): the batched kernel gives each stream the bits of a
+            // batch-1 session. A stream whose sequence ended is reset and fed zeros.
             let I = model.config.inputSize
+            let group = min(32, max(1, d.lengths.count))
+            let session: Session
+            let xb: UnsafeMutablePointer<Float>
+            do {
+                session = try Session(model: model, batchSize: group)
+                xb = try AlignedBuffer.allocate(floats: group * I)
+            } catch {
+                AlignedBuffer.free(data)
+                throw error
+            }
+            defer { AlignedBuffer.free(xb) }
             let L = model.layout.count - 1
             let top = session.layerOffsets[L] + model.layout[L].inputPad
-            var step = 0
+            var firstStep: [Int] = []
+            var acc = 0
+            for n in d.lengths {
+                firstStep.append(acc)
+                acc += n
+            }
+            let order = d.lengths.indices.sorted { d.lengths[$0] > d.lengths[$1] || (d.lengths[$0] == d.lengths[$1] && $0 < $1) }
             var overflowed = false
             d.inputs.withUnsafeBufferPointer { xp in
-                guard let xb = xp.baseAddress else { return }
-                for (s, n) in d.lengths.enumerated() {
+                guard let xin = xp.baseAddress else { return }
+                var g0 = 0
+                while g0 < order.count && !overflowed {
+                    let members = Array(order[g0..<min(g0 + group, order.count)])
                     session.reset()
-                    for t in 0..<n {
-                        if !session.stepUnchecked(xb + (step + t) * I, nil) { overflowed = true }
-                        if perStep || t == n - 1 {
-                            let row = starts[s] + (perStep ? t : 0)
-                            (data + row * stride).update(from: session.state + top, count: H)
+                    xb.update(repeating: 0, count: group * I)
+                    let steps = members.map { d.lengths[$0] }.max() ?? 0
+                    for t in 0..<steps {
+                        for (b, s) in members.enumerated() where t < d.lengths[s] {
+                            (xb + b * I).update(from: xin + (firstStep[s] + t) * I, count: I)
+                        }
+                        if !session.stepUnchecked(xb, nil) {
+                            overflowed = true
+                            break
+                        }
+                        for (b, s) in members.enumerated() where t < d.lengths[s] {
+                            let n = d.lengths[s]
+                            if perStep || t == n - 1 {
+                                let row = starts[s] + (perStep ? t : 0)
+                                (data + row * stride).update(from: session.state + b * session.streamStride + top, count: H)
+                            }
+                            if t == n - 1 {
+                                (xb + b * I).update(repeating: 0, count: I)
+                                (session.state + b * session.streamStride).update(repeating: 0, count: session.streamStride)
+                            }
                         }
                     }
-                    step += n
+                    g0 += group
                 }
             }
             if overflowed {

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <recur.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,8 @@ int main(int argc, char **argv) {
     if (js) fprintf(js, "{\"recur_version\": \"%s\", \"results\": [\n", recur_version_string());
 
     printf("recur %s step benchmark: median of %d repeats, one thread\n\n", recur_version_string(), repeats);
-    printf("%-18s %12s %12s %8s %16s %16s %8s\n", "shape (I,H,O,L)", "recur us", "plain-C us", "ratio",
-           "recur B64 st/s", "C B64 st/s", "ratio");
+    printf("%-16s %9s %9s %6s %9s %6s %9s %9s %12s %12s %6s\n", "shape (I,H,O,L)", "recur us", "C us", "ratio",
+           "int8 us", "i8/f32", "i8 maxrel", "i8 meanrel", "recur B64/s", "C B64/s", "ratio");
     for (int si = 0; si < 4; si++) {
         shape sh = shapes[si];
         uint32_t sizes[4];
@@ -70,8 +71,10 @@ int main(int argc, char **argv) {
         CHECK(recur_model_config_num_params(&cfg, &n));
         float *p = malloc(n * sizeof(float));
         for (size_t i = 0; i < n; i++) p[i] = frand(0.06f);
-        recur_model *m = NULL;
+        recur_model *m = NULL, *mq = NULL;
         CHECK(recur_model_create(&cfg, p, n, &m));
+        cfg.weight_dtype = RECUR_DTYPE_I8;
+        CHECK(recur_model_create(&cfg, p, n, &mq));
 
         /* Same weights for the reference. */
         ref_model r = {sh.I, sh.H, sh.O, sh.L, {0}, {0}, {0}, {0}, 0, 0, 0};
@@ -91,8 +94,30 @@ int main(int argc, char **argv) {
         float *xs = malloc(sizeof(float) * NX * 64 * sh.I);
         for (int i = 0; i < NX * 64 * sh.I; i++) xs[i] = frand(1.0f);
         float *y = malloc(sizeof(float) * 64 * sh.O);
-        recur_session *s = NULL;
+        recur_session *s = NULL, *sq = NULL;
         CHECK(recur_session_create(m, &s));
+        CHECK(recur_session_create(mq, &sq));
+        /* int8 output error vs float32 over 200 steps of the same stream (relative to the
+         * largest |y| of the step, so near-zero outputs do not blow the ratio up). */
+        double maxrel = 0, sumrel = 0;
+        int nrel = 0;
+        {
+            float *yf = malloc(sizeof(float) * sh.O), *yq = malloc(sizeof(float) * sh.O);
+            for (int k = 0; k < 200; k++) {
+                CHECK(recur_session_step(s, xs + (k % NX) * sh.I, (size_t)sh.I, yf, (size_t)sh.O));
+                CHECK(recur_session_step(sq, xs + (k % NX) * sh.I, (size_t)sh.I, yq, (size_t)sh.O));
+                double scale = 1e-30;
+                for (int o = 0; o < sh.O; o++) scale = fabs(yf[o]) > scale ? fabs(yf[o]) : scale;
+                for (int o = 0; o < sh.O; o++) {
+                    double e = fabs((double)yq[o] - yf[o]) / scale;
+                    maxrel = e > maxrel ? e : maxrel;
+                    sumrel += e;
+                    nrel++;
+                }
+            }
+            free(yf);
+            free(yq);
+        }
 
         /* Calibrate steps per repeat on the reference. */
         int steps = 16;
@@ -103,19 +128,23 @@ int main(int argc, char **argv) {
             steps *= 2;
         }
         steps *= 4;
-        double tr[32], tc[32];
+        double tr[32], tc[32], tq[32];
         for (int rep = -1; rep < repeats; rep++) {
             double t0 = now();
             for (int k = 0; k < steps; k++) recur_session_step(s, xs + (k % NX) * sh.I, (size_t)sh.I, y, (size_t)sh.O);
             double t1 = now();
             for (int k = 0; k < steps; k++) ref_step(&r, xs + (k % NX) * sh.I, y);
             double t2 = now();
+            for (int k = 0; k < steps; k++) recur_session_step(sq, xs + (k % NX) * sh.I, (size_t)sh.I, y, (size_t)sh.O);
+            double t3 = now();
             if (rep >= 0) {
                 tr[rep] = (t1 - t0) / steps * 1e6;
                 tc[rep] = (t2 - t1) / steps * 1e6;
+                tq[rep] = (t3 - t2) / steps * 1e6;
             }
         }
-        double mr = median(tr, repeats), mc = median(tc, repeats);
+        double mr = median(tr, repeats), mc = median(tc, repeats), mq8 = median(tq, repeats);
+        double meanrel = sumrel / nrel;
 
         /* Batch 64 for the two middle shapes. */
         double br = 0, bc = 0;
@@ -143,15 +172,18 @@ int main(int argc, char **argv) {
         }
         char name[32];
         snprintf(name, sizeof name, "%d,%d,%d,%d", sh.I, sh.H, sh.O, sh.L);
+        printf("%-16s %9.3f %9.3f %6.2f %9.3f %6.2f %9.1e %9.1e ", name, mr, mc, mr / mc, mq8, mq8 / mr, maxrel, meanrel);
         if (br > 0)
-            printf("%-18s %12.3f %12.3f %8.2f %16.0f %16.0f %8.2f\n", name, mr, mc, mr / mc, br, bc, bc / br);
+            printf("%12.0f %12.0f %6.2f\n", br, bc, bc / br);
         else
-            printf("%-18s %12.3f %12.3f %8.2f %16s %16s %8s\n", name, mr, mc, mr / mc, "-", "-", "-");
+            printf("%12s %12s %6s\n", "-", "-", "-");
         if (js)
-            fprintf(js, "  {\"shape\": [%d, %d, %d, %d], \"recur_us\": %.4f, \"plain_c_us\": %.4f, \"batch64_recur_per_s\": %.0f, \"batch64_plain_c_per_s\": %.0f}%s\n",
-                    sh.I, sh.H, sh.O, sh.L, mr, mc, br, bc, si < 3 ? "," : "");
+            fprintf(js, "  {\"shape\": [%d, %d, %d, %d], \"recur_us\": %.4f, \"plain_c_us\": %.4f, \"recur_int8_us\": %.4f, \"int8_max_rel_err\": %.3e, \"int8_mean_rel_err\": %.3e, \"batch64_recur_per_s\": %.0f, \"batch64_plain_c_per_s\": %.0f}%s\n",
+                    sh.I, sh.H, sh.O, sh.L, mr, mc, mq8, maxrel, meanrel, br, bc, si < 3 ? "," : "");
         recur_session_free(s);
+        recur_session_free(sq);
         recur_model_free(m);
+        recur_model_free(mq);
         for (int l = 0; l < sh.L; l++) free(r.h[l]);
         free(r.tmp);
         free(xs);
@@ -162,6 +194,7 @@ int main(int argc, char **argv) {
         fprintf(js, "]}\n");
         fclose(js);
     }
-    printf("\nratio = recur / plain C for latency (lower is better), plain C / recur for throughput.\n");
+    printf("\nratio = recur / plain C for latency (lower is better), plain C / recur for throughput;\n"
+           "i8/f32 = int8-weight step time / float32 step time; int8 error = |y_i8 - y_f32| / max|y_f32| per step.\n");
     return 0;
 }

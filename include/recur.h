@@ -175,11 +175,15 @@ RECUR_API const char *recur_last_error_message(void);
 #define RECUR_OUTPUT_SOFTMAX 1
 #define RECUR_OUTPUT_SIGMOID 2
 
-/* Storage type of the weight matrices in a checkpoint (biases are always
- * float32). In memory every number is float32. */
+/* Type of the weight matrices (biases are always float32). F32 and F16 are storage types:
+ * in memory those weights are float32. I8 is also a compute type: a model created or loaded
+ * as I8 holds int8 rows with one float32 scale per row (symmetric, canonical quantisation,
+ * docs/FORMAT.md section 3), its parameters read back as the dequantised values, and steps
+ * use int8 kernels with float32 state and accumulation (error figures in bench/README.md). */
 #define RECUR_DTYPE_MODEL -1 /* save options only: keep the model's storage type */
 #define RECUR_DTYPE_F32 0
 #define RECUR_DTYPE_F16 1
+#define RECUR_DTYPE_I8 2
 
 /* Hard limits of the model (docs/FORMAT.md). */
 #define RECUR_MAX_LAYERS 64
@@ -247,7 +251,8 @@ typedef struct recur_model_config {
     const uint32_t *layer_sizes;  /* num_layers entries, each 1 .. RECUR_MAX_WIDTH */
     const int32_t *activations;   /* num_layers RECUR_ACT_* values, or NULL for all tanh */
     int32_t output_transform;     /* RECUR_OUTPUT_*; default NONE */
-    int32_t weight_dtype;         /* storage when saved: RECUR_DTYPE_F32 (default) or F16 */
+    int32_t weight_dtype;         /* RECUR_DTYPE_F32 (default), F16 (storage when saved) or I8
+                                     (quantised now, int8 kernels) */
     const char *const *labels;    /* NULL, or output_size UTF-8 strings (1..256 B, unique) */
     size_t num_metadata;          /* 0 .. 256 */
     const char *const *metadata_keys;   /* num_metadata ASCII keys, 1..128 B, unique */
@@ -297,7 +302,7 @@ RECUR_API recur_status recur_model_num_params(const recur_model *model, size_t *
 /** Floats of recurrent state per stream (the sum of the layer sizes). */
 RECUR_API recur_status recur_model_state_size(const recur_model *model, size_t *out);
 RECUR_API recur_status recur_model_output_transform(const recur_model *model, int32_t *out);
-/** Storage type of the weight matrices (RECUR_DTYPE_F32 or F16). */
+/** Type of the weight matrices (RECUR_DTYPE_F32, F16 or I8). */
 RECUR_API recur_status recur_model_weight_dtype(const recur_model *model, int32_t *out);
 /** Size and activation of layer `index` (0-based); either out may be NULL.
  * RECUR_E_INDEX_OUT_OF_RANGE if index >= num_layers. */
@@ -323,7 +328,8 @@ RECUR_API recur_status recur_model_metadata(const recur_model *model, const char
 /** Options for saving. Get defaults from recur_save_default_options(). */
 typedef struct recur_save_options {
     uint32_t struct_size;      /* sizeof(recur_save_options); set by the defaults */
-    int32_t weight_dtype;      /* RECUR_DTYPE_MODEL (default), RECUR_DTYPE_F32 or RECUR_DTYPE_F16 */
+    int32_t weight_dtype;      /* RECUR_DTYPE_MODEL (default), RECUR_DTYPE_F32, F16 or I8 (the
+                                  file then holds the quantised weights; this model is unchanged) */
     int32_t compression_level; /* zlib level 1..9; default 6 */
 } recur_save_options;
 

@@ -77,7 +77,7 @@ func modelSpec(_ p: UnsafePointer<recur_model_config>?) throws(RecurError)
         throw RecurError(.badConfig, "config.output_transform = \(c.output_transform) is not a RECUR_OUTPUT_* value")
     }
     guard let dtype = WeightDType(rawValue: c.weight_dtype) else {
-        throw RecurError(.badConfig, "config.weight_dtype = \(c.weight_dtype) is not RECUR_DTYPE_F32 or RECUR_DTYPE_F16")
+        throw RecurError(.badConfig, "config.weight_dtype = \(c.weight_dtype) is not RECUR_DTYPE_F32, RECUR_DTYPE_F16 or RECUR_DTYPE_I8")
     }
     let config = ModelConfig(
         inputSize: Int(c.input_size), layers: layers, outputSize: Int(c.output_size),
@@ -319,7 +319,7 @@ func saveOptions(_ p: UnsafePointer<recur_save_options>?) throws(RecurError) -> 
     var dtype: WeightDType? = nil
     if o.weight_dtype != RECUR_DTYPE_MODEL {
         guard let d = WeightDType(rawValue: o.weight_dtype) else {
-            throw RecurError(.invalidArgument, "save weight_dtype \(o.weight_dtype) is not RECUR_DTYPE_MODEL, F32 or F16")
+            throw RecurError(.invalidArgument, "save weight_dtype \(o.weight_dtype) is not RECUR_DTYPE_MODEL, F32, F16 or I8")
         }
         dtype = d
     }

@@ -204,11 +204,11 @@ struct Convert: ParsableCommand {
 
     @Argument(help: "Input .recur file.") var input: String
     @Argument(help: "Output .recur file.") var output: String
-    @Option(help: "Weight storage: f32 or f16.") var dtype: String = "f16"
+    @Option(help: "Weight storage: f32, f16 or i8 (int8 rows with per-row scales; steps use int8 kernels).") var dtype: String = "f16"
     @Option(help: "zlib level 1-9.") var level = 6
 
     func run() throws {
-        guard let d = WeightDType(name: dtype) else { throw CLIError("--dtype must be f32 or f16") }
+        guard let d = WeightDType(name: dtype) else { throw CLIError("--dtype must be f32, f16 or i8") }
         let m = try loadModel(input)
         do { try m.save(to: output, dtype: d, level: level) } catch { throw CLIError("\(output): \(error)") }
         let before = try readAll(input).count, after = try readAll(output).count

@@ -15,12 +15,14 @@ typedef void (*rk_matvec_fn)(size_t rows, size_t cols, const float *w, size_t st
 typedef void (*rk_gemm_fn)(size_t rows, size_t cols, const float *w, size_t wstride, const float *x,
                            size_t xstride, size_t n, const float *bias, float *out, size_t ostride);
 
-/* int8 rows, float accumulation, two column segments with their own per-row scales:
- * out[r] = (scale_a[r] * dot(q_r[0:split], x[0:split]) + scale_b[r] * dot(q_r[split:cols], x[split:cols])) + bias[r]
- * (split a multiple of 8, 0 < split <= cols; q rows 8-byte padded with zeros). */
+/* int8 rows with two column segments, each with its own per-row scales:
+ * out[r] ~= (scale_a[r] * dot(q_r[0:split], x[0:split]) + scale_b[r] * dot(q_r[split:cols], x[split:cols])) + bias[r]
+ * (split a multiple of 8, 0 < split <= cols; q rows padded with zero codes to cols; x 32-byte
+ * aligned). The AVX2 kernel quantises x to int16 per segment into `scratch` (cols int16) and
+ * sums exactly in int32 (see kernels.c for the error bound). */
 typedef void (*rk_matvec_i8_fn)(size_t rows, size_t cols, size_t split, const int8_t *q, size_t stride,
                                 const float *scale_a, const float *scale_b,
-                                const float *x, const float *bias, float *out);
+                                const float *x, const float *bias, float *out, int16_t *scratch);
 
 /* Rank-k update of the upper triangle of a Gram matrix:
  * g[i*ld + j] += sum_r f[r*stride + i] * f[r*stride + j] for i <= j < n (j rounded up to

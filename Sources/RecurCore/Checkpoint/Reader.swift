@@ -96,23 +96,33 @@ public enum CheckpointReader {
         let plan = try HeaderSchema.check(json, options: options, payloadLen: payloadLen, kind: kind)
         // 8. Inflate into a buffer of exactly the declared (checked) size.
         let raw = try Zlib.inflateExact(payload, expected: plan.uncompressedLen)
-        // 9. Unshuffle and decode into canonical float parameters.
+        // 9. Unshuffle and decode into canonical float parameters (int8 codes first, then
+        // each int8 matrix is checked against its scales and dequantised).
         var params = [Float](repeating: 0, count: plan.parameterCount)
-        let bad: (name: String, index: Int, value: Float)? = raw.withUnsafeBufferPointer { src in
+        let bad: RecurError? = raw.withUnsafeBufferPointer { src in
             params.withUnsafeMutableBufferPointer { dst in
                 guard let s0 = src.baseAddress, let d0 = dst.baseAddress else { return nil }
-                for t in plan.tensors {
+                for t in plan.tensors where t.scaleCols == 0 {
                     Shuffle.unshuffle(s0 + t.offset, count: t.count, dtype: t.dtype, into: d0 + t.canonicalOffset)
+                    if t.dtype == .i8 { continue }
                     for i in 0..<t.count where !d0[t.canonicalOffset + i].isFinite {
-                        return (t.name, i, d0[t.canonicalOffset + i])
+                        return RecurError(.nonFiniteWeight, "tensor \(t.name)[\(i)] is \(d0[t.canonicalOffset + i])")
                     }
+                }
+                var scales = [Float](repeating: 0, count: 1)
+                for t in plan.tensors where t.scaleCols > 0 {
+                    scales = [Float](repeating: 0, count: t.count)
+                    let e: RecurError? = scales.withUnsafeMutableBufferPointer { sp in
+                        guard let sb = sp.baseAddress else { return nil }
+                        Shuffle.unshuffle(s0 + t.offset, count: t.count, dtype: .f32, into: sb)
+                        return Quant.dequantise(rows: t.count, cols: t.scaleCols, codes: d0 + t.canonicalOffset, scales: sb, name: t.name)
+                    }
+                    if let e { return e }
                 }
                 return nil
             }
         }
-        if let bad {
-            throw RecurError(.nonFiniteWeight, "tensor \(bad.name)[\(bad.index)] is \(bad.value)")
-        }
+        if let bad { throw bad }
         return (plan, params)
     }
 
@@ -162,7 +172,8 @@ struct PlannedTensor {
     let dtype: WeightDType
     let count: Int
     let offset: Int  // in the uncompressed payload
-    let canonicalOffset: Int  // in the canonical parameter array
+    let canonicalOffset: Int  // in the canonical parameter array (a scale: its matrix's)
+    let scaleCols: Int  // > 0: this is the per-row scale of an int8 matrix with that many columns
 }
 
 /// What the header says, after every schema and limit check.
@@ -246,9 +257,15 @@ enum HeaderSchema {
                 : format == "recur" ? " (this is a full model, not an adapter)" : ""
             throw RecurError(.schema, "format is \"\(printable(format))\", expected \"\(kind.formatName)\"\(hint)")
         }
+        // Known features: "i8" (int8 weight matrices with per-row scales, format 1.1).
+        var requiresI8 = false
         for (i, req) in try array(field(top, "requires"), "requires").enumerated() {
             let name = try string(req, "requires[\(i)]")
-            throw RecurError(.unsupportedFeature, "checkpoint requires feature \"\(name)\" unknown to this reader")
+            guard name == "i8" else {
+                throw RecurError(.unsupportedFeature, "checkpoint requires feature \"\(printable(name))\" unknown to this reader")
+            }
+            guard !requiresI8 else { throw RecurError(.schema, "requires lists \"i8\" twice") }
+            requiresI8 = true
         }
 
         // Payload description.
@@ -263,7 +280,12 @@ enum HeaderSchema {
         }
         let wdName = try string(field(payload, "weight_dtype"), "payload.weight_dtype")
         guard let weightDType = WeightDType(name: wdName) else {
-            throw RecurError(.badDType, "payload.weight_dtype \"\(wdName)\" is not f32 or f16")
+            throw RecurError(.badDType, "payload.weight_dtype \"\(printable(wdName))\" is not f32, f16 or i8")
+        }
+        guard (weightDType == .i8) == requiresI8 else {
+            throw RecurError(.schema, weightDType == .i8
+                ? "payload.weight_dtype is i8 but requires does not list \"i8\""
+                : "requires lists \"i8\" but payload.weight_dtype is \(weightDType.name)")
         }
         let uncompressed = try integer(field(payload, "uncompressed_len"), "payload.uncompressed_len", max: CheckpointFormat.maxByteInteger)
         guard uncompressed <= options.maxPayloadSize else {
@@ -304,7 +326,7 @@ enum HeaderSchema {
             }
             let dtName = try string(field(t, "dtype"), "\(name).dtype")
             guard let dtype = WeightDType(name: dtName) else {
-                throw RecurError(.badDType, "tensor \(name) has unknown dtype \"\(printable(dtName))\" (f32 or f16)")
+                throw RecurError(.badDType, "tensor \(name) has unknown dtype \"\(printable(dtName))\" (f32, f16 or i8)")
             }
             let dims = try array(field(t, "shape"), "\(name).shape")
             guard dims.count >= 1 && dims.count <= CheckpointFormat.maxNDim else {
@@ -434,10 +456,18 @@ enum HeaderSchema {
         // Exact tensor set derived from the config (the head alone for an adapter, with
         // offsets relative to the head).
         let specs = kind == .model ? config.tensorSpecs : config.tensorSpecs.filter { $0.name.hasPrefix("head.") }
-        var expected: [String: (spec: TensorSpec, canonicalOffset: Int)] = [:]
+        // int8 files add one f32 scale per row of every weight matrix: "<matrix>.scale" [rows].
+        var expected: [String: (spec: TensorSpec, canonicalOffset: Int, scaleCols: Int)] = [:]
         var off = 0
+        var allSpecs: [TensorSpec] = []
         for s in specs {
-            expected[s.name] = (s, off)
+            expected[s.name] = (s, off, 0)
+            allSpecs.append(s)
+            if weightDType == .i8 && s.isMatrix {
+                let sc = TensorSpec(name: s.name + ".scale", shape: [s.shape[0]], isMatrix: false)
+                expected[sc.name] = (sc, off, s.shape[1])
+                allSpecs.append(sc)
+            }
             off += s.count
         }
         var planned: [PlannedTensor] = []
@@ -452,9 +482,11 @@ enum HeaderSchema {
             guard e.dtype == want else {
                 throw RecurError(.dtypeMismatch, "tensor \(e.name) is \(e.dtype.name); expected \(want.name)")
             }
-            planned.append(PlannedTensor(name: e.name, dtype: e.dtype, count: e.count, offset: e.offset, canonicalOffset: ex.canonicalOffset))
+            planned.append(PlannedTensor(
+                name: e.name, dtype: e.dtype, count: e.count, offset: e.offset, canonicalOffset: ex.canonicalOffset,
+                scaleCols: ex.scaleCols))
         }
-        for s in specs where !names.contains(s.name) {
+        for s in allSpecs where !names.contains(s.name) {
             throw RecurError(.missingTensor, "tensor \(s.name) is missing")
         }
         return HeaderPlan(

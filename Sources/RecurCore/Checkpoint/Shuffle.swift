@@ -1,7 +1,8 @@
 /// Byte-shuffle filter (HDF5/Blosc style) with stride = item size: byte k of element i
 /// goes to position k * count + i. Float data compresses ~8% better this way.
 enum Shuffle {
-    /// Encodes `count` floats as little-endian `dtype` items, shuffled, appended to `out`.
+    /// Encodes `count` floats as little-endian `dtype` items, shuffled, appended to `out`
+    /// (for i8 the floats are the integer codes).
     static func shuffle(_ src: UnsafePointer<Float>, count n: Int, dtype: WeightDType, into out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: n * dtype.itemSize))
@@ -23,6 +24,11 @@ enum Shuffle {
                     d[i] = UInt8(truncatingIfNeeded: h)
                     d[n + i] = UInt8(truncatingIfNeeded: h >> 8)
                 }
+            case .i8:
+                // The floats are int8 codes (exact integers in -127...127); one byte each.
+                for i in 0..<n {
+                    d[i] = UInt8(bitPattern: Int8(max(-128, min(127, src[i]))))
+                }
             }
         }
     }
@@ -39,6 +45,8 @@ enum Shuffle {
             for i in 0..<n {
                 d[i] = Half.toFloat(UInt16(s[i]) | UInt16(s[n + i]) << 8)
             }
+        case .i8:
+            for i in 0..<n { d[i] = Float(Int8(bitPattern: s[i])) }
         }
     }
 }

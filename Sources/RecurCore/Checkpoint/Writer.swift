@@ -22,6 +22,24 @@ public enum CheckpointWriter {
             guard let base = p.baseAddress else { throw RecurError(.invalidArgument, "model has no parameters") }
             for s in specs {
                 let dt: WeightDType = s.isMatrix ? config.weightDType : .f32
+                if dt == .i8 {
+                    // int8 codes, then the per-row scales as their own f32 tensor.
+                    let (codes, scales, deq) = CheckpointWriter.quantise(base + off, rows: s.shape[0], cols: s.shape[1])
+                    expected += deq
+                    for (name, shape, dtype, values) in [(s.name, s.shape, WeightDType.i8, codes), (s.name + ".scale", [s.shape[0]], .f32, scales)] {
+                        let offset = raw.count
+                        values.withUnsafeBufferPointer { vp in
+                            if let vb = vp.baseAddress { Shuffle.shuffle(vb, count: values.count, dtype: dtype, into: &raw) }
+                        }
+                        tensorJSON.append(.object([
+                            ("name", .string(name)), ("dtype", .string(dtype.name)),
+                            ("shape", .array(shape.map { .integer(Int64($0)) })),
+                            ("offset", .integer(Int64(offset))), ("nbytes", .integer(Int64(raw.count - offset))),
+                        ]))
+                    }
+                    off += s.count
+                    continue
+                }
                 let offset = raw.count
                 Shuffle.shuffle(base + off, count: s.count, dtype: dt, into: &raw)
                 for i in 0..<s.count {
@@ -53,7 +71,7 @@ public enum CheckpointWriter {
         if !model.labels.isEmpty { modelJSON.append(("labels", .array(model.labels.map { .string($0) }))) }
         let header = JSON.object([
             ("format", .string("recur")),
-            ("requires", .array([])),
+            ("requires", .array(config.weightDType == .i8 ? [.string("i8")] : [])),
             ("model", .object(modelJSON)),
             ("metadata", .object(model.metadata.map { ($0.key, .string($0.value)) })),
             ("payload", .object([
@@ -77,6 +95,21 @@ public enum CheckpointWriter {
             throw RecurError(.io, "internal error: the written checkpoint does not read back identically")
         }
         return out
+    }
+
+    /// Canonical int8 quantisation of a row-major matrix: codes (as floats), per-row scales,
+    /// and the dequantised values a reader gets back.
+    static func quantise(_ w: UnsafePointer<Float>, rows: Int, cols: Int) -> (codes: [Float], scales: [Float], dequantised: [Float]) {
+        var deq = Array(UnsafeBufferPointer(start: w, count: rows * cols))
+        var codes = [Int8](repeating: 0, count: rows * cols)
+        var scales: [Float] = []
+        deq.withUnsafeMutableBufferPointer { dp in
+            codes.withUnsafeMutableBufferPointer { cp in
+                guard let d = dp.baseAddress, let c = cp.baseAddress else { return }
+                for r in 0..<rows { scales.append(Quant.quantiseRow(d + r * cols, cols, codes: c + r * cols)) }
+            }
+        }
+        return (codes.map { Float($0) }, scales, deq)
     }
 
     /// Preamble (magic, version, lengths, CRCs) + header JSON + compressed payload.

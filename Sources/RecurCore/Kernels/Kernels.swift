@@ -178,45 +178,74 @@ enum Kernels {
         }
     }
 
-    /// int8 rows with two per-row scales (columns [0, split) and [split, cols)), float
-    /// accumulation: out[r] = (sa[r]·dot(q_r[..<split], x) + sb[r]·dot(q_r[split...], x)) + bias[r].
+    /// int8 rows with two per-row scales (columns [0, split) and [split, cols)). The activations
+    /// are quantised to int16 per segment (scale max|x|/32767, round half to even), products
+    /// are summed exactly in Int32 in blocks of 512 columns (|sum| < 2^31), each block added in Float:
+    /// out[r] = ((sa[r]·xs_a)·Σ_a + (sb[r]·xs_b)·Σ_b) + bias[r]. Integer sums do not depend on
+    /// the order, so the portable and AVX2 kernels give the same bits. `scratch` holds `cols`
+    /// Int16 (32-byte aligned).
     @inline(__always)
     static func matvecI8(
         rows: Int, cols: Int, split: Int, q: UnsafePointer<Int8>, stride: Int,
         scaleA: UnsafePointer<Float>, scaleB: UnsafePointer<Float>,
-        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Int16>
     ) {
         if let fast = cpuKernels.matvec_i8 {
-            fast(rows, cols, split, q, stride, scaleA, scaleB, x, bias, out)
+            fast(rows, cols, split, q, stride, scaleA, scaleB, x, bias, out, scratch)
         } else {
             matvecI8Portable(rows: rows, cols: cols, split: split, q: q, stride: stride, scaleA: scaleA,
-                             scaleB: scaleB, x: x, bias: bias, out: out)
+                             scaleB: scaleB, x: x, bias: bias, out: out, scratch: scratch)
         }
     }
 
-    @inline(__always)
-    static func load8(_ p: UnsafePointer<Int8>) -> SIMD8<Float> {
-        SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Int8>.self)))
+    /// Quantises n floats (a multiple of 8) to int16; returns the scale (0 for all zeros).
+    static func quantise16(_ x: UnsafePointer<Float>, _ n: Int, _ xq: UnsafeMutablePointer<Int16>) -> Float {
+        var m: Float = 0
+        for k in 0..<n { m = max(m, abs(x[k])) }
+        guard m > 0 else {
+            xq.update(repeating: 0, count: n)
+            return 0
+        }
+        let inv: Float = 32767 / m
+        for k in 0..<n {
+            let v = min(max(x[k] * inv, -32767), 32767)
+            xq[k] = Int16(v.rounded(.toNearestOrEven))
+        }
+        return m / 32767
     }
 
     static func matvecI8Portable(
         rows: Int, cols: Int, split: Int, q: UnsafePointer<Int8>, stride: Int,
         scaleA: UnsafePointer<Float>, scaleB: UnsafePointer<Float>,
-        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+        x: UnsafePointer<Float>, bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+        scratch xq: UnsafeMutablePointer<Int16>
     ) {
+        let xa = quantise16(x, split, xq)
+        let xb = split < cols ? quantise16(x + split, cols - split, xq + split) : 0
+        func segment(_ p: UnsafePointer<Int8>, _ lo: Int, _ hi: Int) -> Float {
+            var f: Float = 0
+            var b = lo
+            while b < hi {
+                let e = min(b + 512, hi)
+                var acc = SIMD8<Int32>()
+                var k = b
+                while k < e {
+                    let w = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + k).loadUnaligned(as: SIMD8<Int8>.self))
+                    let v = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(xq + k).loadUnaligned(as: SIMD8<Int16>.self))
+                    acc &+= w &* v
+                    k += 8
+                }
+                f += Float(acc.wrappedSum())
+                b = e
+            }
+            return f
+        }
         for r in 0..<rows {
             let p = q + r * stride
-            var a = SIMD8<Float>(), c = SIMD8<Float>()
-            var k = 0
-            while k < split {
-                a += load8(p + k) * load8(x + k)
-                k += 8
-            }
-            while k < cols {
-                c += load8(p + k) * load8(x + k)
-                k += 8
-            }
-            out[r] = (scaleA[r] * reduce(a) + scaleB[r] * reduce(c)) + bias[r]
+            let ra = segment(p, 0, split)
+            let rb: Float = split < cols ? segment(p, split, cols) : 0
+            out[r] = ((scaleA[r] * xa) * ra + (scaleB[r] * xb) * rb) + bias[r]
         }
     }
 

@@ -21,6 +21,26 @@ enum AlignedBuffer {
     static func free(_ p: UnsafeMutablePointer<Float>) {
         freeRaw(UnsafeMutableRawPointer(p))
     }
+
+    /// 64-byte aligned, zeroed int8 buffer.
+    static func allocate(int8 count: Int) throws(RecurError) -> UnsafeMutablePointer<Int8> {
+        let f = try allocate(floats: (max(count, 1) + 3) / 4)
+        return UnsafeMutableRawPointer(f).bindMemory(to: Int8.self, capacity: max(count, 1))
+    }
+
+    /// 64-byte aligned, zeroed int16 buffer.
+    static func allocate(int16 count: Int) throws(RecurError) -> UnsafeMutablePointer<Int16> {
+        let f = try allocate(floats: (max(count, 1) + 1) / 2)
+        return UnsafeMutableRawPointer(f).bindMemory(to: Int16.self, capacity: max(count, 1))
+    }
+
+    static func free(_ p: UnsafeMutablePointer<Int16>) {
+        freeRaw(UnsafeMutableRawPointer(p))
+    }
+
+    static func free(_ p: UnsafeMutablePointer<Int8>) {
+        freeRaw(UnsafeMutableRawPointer(p))
+    }
 }
 
 /// 64-bit FNV-1a, used for model fingerprints (not a security hash).

@@ -9,6 +9,7 @@ struct LayerLayout: Sendable {
     let weightOffset: Int  // size rows of `stride` floats
     let biasOffset: Int  // sizePad floats
     let activation: Activation
+    let scaleOffset: Int  // int8 models: W scales (sizePad floats) then U scales (sizePad)
 }
 
 /// An immutable feedback network: config, weights, labels and metadata.
@@ -33,6 +34,11 @@ public final class Model: @unchecked Sendable {
     @usableFromInline let headBiasOffset: Int
     @usableFromInline let weights: UnsafeMutablePointer<Float>
     let weightCount: Int
+    /// int8 models only: the weight matrices as int8 at the float layout's offsets, and the
+    /// per-row scales (layer l at `layout[l].scaleOffset`, the head at `headScaleOffset`).
+    @usableFromInline let qweights: UnsafeMutablePointer<Int8>?
+    @usableFromInline let qscales: UnsafeMutablePointer<Float>?
+    @usableFromInline let headScaleOffset: Int
 
     /// Builds a model from canonical parameters (see `ModelConfig.tensorSpecs`:
     /// per layer W (H x I), U (H x H), b (H); then Wo (O x H), bo (O); row-major).
@@ -70,12 +76,17 @@ public final class Model: @unchecked Sendable {
         self.headBiasOffset = s.headBiasOffset
         self.weights = s.weights
         self.weightCount = s.weightCount
+        self.qweights = s.qweights
+        self.qscales = s.qscales
+        self.headScaleOffset = s.headScaleOffset
         self.bodyFingerprint = s.bodyFingerprint
         self.fingerprint = s.fingerprint
     }
 
     deinit {
         AlignedBuffer.free(weights)
+        if let q = qweights { AlignedBuffer.free(q) }
+        if let q = qscales { AlignedBuffer.free(q) }
     }
 
     private struct Storage {
@@ -85,11 +96,51 @@ public final class Model: @unchecked Sendable {
         var headBiasOffset: Int
         var weights: UnsafeMutablePointer<Float>
         var weightCount: Int
+        var qweights: UnsafeMutablePointer<Int8>?
+        var qscales: UnsafeMutablePointer<Float>?
+        var headScaleOffset: Int
         var bodyFingerprint: UInt64
         var fingerprint: UInt64
     }
 
     private static func build(
+        config: ModelConfig, parameters: UnsafeBufferPointer<Float>,
+        labels: [String], metadata: [(key: String, value: String)]
+    ) throws(RecurError) -> Storage {
+        guard config.weightDType == .i8 else {
+            return try buildLayout(config: config, parameters: parameters, labels: labels, metadata: metadata)
+        }
+        // int8: the canonical parameters become the dequantised values (validated first,
+        // so NaN never reaches the quantiser).
+        try config.validate()
+        let expected = config.parameterCount
+        guard parameters.count == expected, let base = parameters.baseAddress else {
+            throw RecurError(.lengthMismatch, "expected \(expected) parameters for this config, got \(parameters.count)")
+        }
+        for i in 0..<expected where !base[i].isFinite {
+            throw RecurError(.nonFiniteWeight, "parameter \(i) is \(base[i])")
+        }
+        var p = Array(parameters)
+        let r: Result<Storage, RecurError> = p.withUnsafeMutableBufferPointer { mp in
+            guard let mb = mp.baseAddress else { return .failure(RecurError(.nullPointer, "parameters buffer is empty")) }
+            var off = 0
+            for spec in config.tensorSpecs {
+                if spec.isMatrix {
+                    let cols = spec.shape[1]
+                    for row in 0..<spec.shape[0] { Quant.quantiseRow(mb + off + row * cols, cols, codes: nil) }
+                }
+                off += spec.count
+            }
+            do throws(RecurError) {
+                return .success(try buildLayout(config: config, parameters: UnsafeBufferPointer(mp), labels: labels, metadata: metadata))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try r.get()
+    }
+
+    private static func buildLayout(
         config: ModelConfig, parameters: UnsafeBufferPointer<Float>,
         labels: [String], metadata: [(key: String, value: String)]
     ) throws(RecurError) -> Storage {
@@ -115,6 +166,7 @@ public final class Model: @unchecked Sendable {
         // Padded layout.
         var layout: [LayerLayout] = []
         var total = 0
+        var scales = 0
         for (l, layer) in config.layers.enumerated() {
             let i = config.layerInputSize(l)
             let ip = Kernels.pad8(i)
@@ -127,7 +179,8 @@ public final class Model: @unchecked Sendable {
             layout.append(
                 LayerLayout(
                     inputSize: i, size: layer.size, inputPad: ip, sizePad: hp, stride: stride,
-                    weightOffset: w, biasOffset: b, activation: layer.activation))
+                    weightOffset: w, biasOffset: b, activation: layer.activation, scaleOffset: scales))
+            scales += 2 * hp
         }
         let hs = Kernels.pad8(config.lastLayerSize)
         let headOffset = total
@@ -159,6 +212,41 @@ public final class Model: @unchecked Sendable {
         src += config.outputSize * h
         for o in 0..<config.outputSize { buf[headBiasOffset + o] = base[src + o] }
 
+        // int8 rows (the floats are already dequantised, so this reproduces the codes).
+        var qweights: UnsafeMutablePointer<Int8>? = nil
+        var qscales: UnsafeMutablePointer<Float>? = nil
+        let headScaleOffset = scales
+        if config.weightDType == .i8 {
+            let tmp: UnsafeMutablePointer<Float>
+            do {
+                qweights = try AlignedBuffer.allocate(int8: total)
+                qscales = try AlignedBuffer.allocate(floats: scales + Kernels.pad8(config.outputSize))
+                tmp = try AlignedBuffer.allocate(floats: max(hs, layout.map { $0.stride }.max() ?? 0))
+            } catch {
+                AlignedBuffer.free(buf)
+                if let q = qweights { AlignedBuffer.free(q) }
+                if let q = qscales { AlignedBuffer.free(q) }
+                throw error
+            }
+            defer { AlignedBuffer.free(tmp) }
+            if let q = qweights, let sc = qscales {
+                func row(_ at: Int, _ n: Int) -> Float {
+                    tmp.update(from: buf + at, count: n)
+                    return Quant.quantiseRow(tmp, n, codes: q + at)
+                }
+                for lay in layout {
+                    for r in 0..<lay.size {
+                        let at = lay.weightOffset + r * lay.stride
+                        sc[lay.scaleOffset + r] = row(at, lay.inputSize)
+                        sc[lay.scaleOffset + lay.sizePad + r] = row(at + lay.inputPad, lay.size)
+                    }
+                }
+                for o in 0..<config.outputSize {
+                    sc[headScaleOffset + o] = row(headOffset + o * hs, h)
+                }
+            }
+        }
+
         // Fingerprints over the canonical bits.
         var fp = FNV1a()
         fp.add(0x7265_6375_725f_6264)  // "recur_bd"
@@ -176,7 +264,8 @@ public final class Model: @unchecked Sendable {
         for i in bodyCount..<expected { fp.add(UInt64(base[i].bitPattern)) }
         return Storage(
             layout: layout, headOffset: headOffset, headStride: hs, headBiasOffset: headBiasOffset,
-            weights: buf, weightCount: total, bodyFingerprint: body, fingerprint: fp.value)
+            weights: buf, weightCount: total, qweights: qweights, qscales: qscales, headScaleOffset: headScaleOffset,
+            bodyFingerprint: body, fingerprint: fp.value)
     }
 
     /// Number of parameters (canonical count).
@@ -210,7 +299,9 @@ public final class Model: @unchecked Sendable {
         metadata.first(where: { $0.key == key })?.value
     }
 
-    /// A copy of this model with another storage dtype (weights unchanged in memory).
+    /// A copy of this model with another storage dtype. f32/f16: weights unchanged in memory;
+    /// i8: the weights are quantised (and an i8 model converted back keeps the dequantised
+    /// values).
     public func withWeightDType(_ dtype: WeightDType) throws(RecurError) -> Model {
         var c = config
         c.weightDType = dtype

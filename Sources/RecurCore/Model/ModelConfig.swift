@@ -41,19 +41,36 @@ public enum OutputTransform: Int32, Sendable, CaseIterable {
     }
 }
 
-/// Storage type of weight matrices in a checkpoint. Raw values are `RECUR_DTYPE_*`.
-/// Biases are always stored as float32; in memory everything is float32.
+/// Storage type of weight matrices. Raw values are `RECUR_DTYPE_*`. Biases are always
+/// float32. f32 and f16 are storage only (in memory everything is float32); i8 is also a
+/// compute type: the model holds int8 rows with per-row scales, its parameters are the
+/// dequantised values, and steps use the int8 kernels (see `Quant`).
 public enum WeightDType: Int32, Sendable, CaseIterable {
     case f32 = 0
     case f16 = 1
+    case i8 = 2
 
-    public var name: String { self == .f32 ? "f32" : "f16" }
-    public var itemSize: Int { self == .f32 ? 4 : 2 }
+    public var name: String {
+        switch self {
+        case .f32: "f32"
+        case .f16: "f16"
+        case .i8: "i8"
+        }
+    }
+
+    public var itemSize: Int {
+        switch self {
+        case .f32: 4
+        case .f16: 2
+        case .i8: 1
+        }
+    }
 
     public init?(name: String) {
         switch name {
         case "f32": self = .f32
         case "f16": self = .f16
+        case "i8": self = .i8
         default: return nil
         }
     }

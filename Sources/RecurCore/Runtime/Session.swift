@@ -17,6 +17,8 @@ public final class Session {
     @usableFromInline let nextOffsets: [Int]  // offset of layer l inside one stream's block
     let nextStride: Int
     let stateFloats: Int
+    /// int8 models: the activations quantised to int16 by the int8 kernel (widest row).
+    @usableFromInline let qscratch: UnsafeMutablePointer<Int16>?
 
     /// A session of `batchSize` streams (1...65536), state zero.
     public init(model: Model, batchSize: Int = 1) throws(RecurError) {
@@ -50,11 +52,24 @@ public final class Session {
             AlignedBuffer.free(self.state)
             throw error
         }
+        if model.qweights != nil {
+            let widest = max(model.headStride, model.layout.map { $0.stride }.max() ?? 0)
+            do {
+                self.qscratch = try AlignedBuffer.allocate(int16: widest)
+            } catch {
+                AlignedBuffer.free(self.state)
+                AlignedBuffer.free(self.next)
+                throw error
+            }
+        } else {
+            self.qscratch = nil
+        }
     }
 
     deinit {
         AlignedBuffer.free(state)
         AlignedBuffer.free(next)
+        if let q = qscratch { AlignedBuffer.free(q) }
     }
 
     /// A new session with the same model, batch size and a copy of the state.
@@ -167,10 +182,20 @@ public final class Session {
             let L = lay[l]
             let z = state + layerOffsets[l]
             let h = next + nextOffsets[l]
-            // All streams at once: the batched kernel sums each stream exactly as matvec does.
-            Kernels.gemmBias(
-                rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
-                x: z, xStride: streamStride, n: B, bias: w + L.biasOffset, out: h, outStride: nextStride)
+            if let q = model.qweights, let sc = model.qscales, let xq = qscratch {
+                // int8 rows: W and U parts with their own per-row scales.
+                for b in 0..<B {
+                    Kernels.matvecI8(
+                        rows: L.size, cols: L.stride, split: L.inputPad, q: q + L.weightOffset, stride: L.stride,
+                        scaleA: sc + L.scaleOffset, scaleB: sc + L.scaleOffset + L.sizePad,
+                        x: z + b * streamStride, bias: w + L.biasOffset, out: h + b * nextStride, scratch: xq)
+                }
+            } else {
+                // All streams at once: the batched kernel sums each stream exactly as matvec does.
+                Kernels.gemmBias(
+                    rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
+                    x: z, xStride: streamStride, n: B, bias: w + L.biasOffset, out: h, outStride: nextStride)
+            }
             for b in 0..<B {
                 let hb = h + b * nextStride
                 Kernels.activate(L.activation, hb, valid: L.size, count: L.sizePad)
@@ -181,9 +206,18 @@ public final class Session {
         }
         if let y {
             let top = next + nextOffsets[nLayers - 1]
-            Kernels.gemmBias(
-                rows: outputSize, cols: model.headStride, w: w + model.headOffset, stride: model.headStride,
-                x: top, xStride: nextStride, n: B, bias: w + model.headBiasOffset, out: y, outStride: outputSize)
+            if let q = model.qweights, let sc = model.qscales, let xq = qscratch {
+                for b in 0..<B {
+                    Kernels.matvecI8(
+                        rows: outputSize, cols: model.headStride, split: model.headStride, q: q + model.headOffset,
+                        stride: model.headStride, scaleA: sc + model.headScaleOffset, scaleB: sc + model.headScaleOffset,
+                        x: top + b * nextStride, bias: w + model.headBiasOffset, out: y + b * outputSize, scratch: xq)
+                }
+            } else {
+                Kernels.gemmBias(
+                    rows: outputSize, cols: model.headStride, w: w + model.headOffset, stride: model.headStride,
+                    x: top, xStride: nextStride, n: B, bias: w + model.headBiasOffset, out: y, outStride: outputSize)
+            }
             for b in 0..<B {
                 Kernels.outputTransform(model.config.outputTransform, y + b * outputSize, outputSize)
             }

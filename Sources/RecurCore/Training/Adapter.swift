@@ -19,9 +19,18 @@ extension Model {
         let p = parameters()
         let head = Array(p[(p.count - O * (H + 1))...])
         var raw: [UInt8] = []
+        var scaleBytes = 0
         head.withUnsafeBufferPointer { hp in
             guard let b = hp.baseAddress else { return }
-            Shuffle.shuffle(b, count: O * H, dtype: dt, into: &raw)
+            if dt == .i8 {
+                let (codes, scales, _) = CheckpointWriter.quantise(b, rows: O, cols: H)
+                codes.withUnsafeBufferPointer { if let c = $0.baseAddress { Shuffle.shuffle(c, count: O * H, dtype: .i8, into: &raw) } }
+                let before = raw.count
+                scales.withUnsafeBufferPointer { if let c = $0.baseAddress { Shuffle.shuffle(c, count: O, dtype: .f32, into: &raw) } }
+                scaleBytes = raw.count - before
+            } else {
+                Shuffle.shuffle(b, count: O * H, dtype: dt, into: &raw)
+            }
             Shuffle.shuffle(b + O * H, count: O, dtype: .f32, into: &raw)
         }
         let payload = try Zlib.compress(raw, level: Int32(level))
@@ -30,9 +39,17 @@ extension Model {
         ]
         if !labels.isEmpty { headJSON.append(("labels", .array(labels.map { .string($0) }))) }
         let fp = String(bodyFingerprint, radix: 16)
+        func entry(_ name: String, _ dtype: String, _ shape: [Int], _ offset: Int, _ nbytes: Int) -> JSON {
+            .object([("name", .string(name)), ("dtype", .string(dtype)), ("shape", .array(shape.map { .integer(Int64($0)) })),
+                     ("offset", .integer(Int64(offset))), ("nbytes", .integer(Int64(nbytes)))])
+        }
+        let wBytes = O * H * dt.itemSize
+        var tensors = [entry("head.weight", dt.name, [O, H], 0, wBytes)]
+        if dt == .i8 { tensors.append(entry("head.weight.scale", "f32", [O], wBytes, scaleBytes)) }
+        tensors.append(entry("head.bias", "f32", [O], wBytes + scaleBytes, O * 4))
         let header = JSON.object([
             ("format", .string("recur-adapter")),
-            ("requires", .array([])),
+            ("requires", .array(dt == .i8 ? [.string("i8")] : [])),
             ("base", .object([
                 ("body_fingerprint", .string(String(repeating: "0", count: 16 - fp.count) + fp)),
                 ("input_size", .integer(Int64(config.inputSize))),
@@ -46,19 +63,12 @@ extension Model {
                 ("codec", .string("zlib")), ("filter", .string("byteshuffle")),
                 ("weight_dtype", .string(dt.name)), ("uncompressed_len", .integer(Int64(raw.count))),
             ])),
-            ("tensors", .array([
-                .object([("name", .string("head.weight")), ("dtype", .string(dt.name)),
-                         ("shape", .array([.integer(Int64(O)), .integer(Int64(H))])),
-                         ("offset", .integer(0)), ("nbytes", .integer(Int64(O * H * dt.itemSize)))]),
-                .object([("name", .string("head.bias")), ("dtype", .string("f32")),
-                         ("shape", .array([.integer(Int64(O))])),
-                         ("offset", .integer(Int64(O * H * dt.itemSize))), ("nbytes", .integer(Int64(O * 4)))]),
-            ])),
+            ("tensors", .array(tensors)),
         ])
         let out = CheckpointWriter.assemble(header: header, payload: payload)
         // Re-read and check it reproduces this model on its own body.
         let back = try applyingAdapter(out, options: .permissive)
-        guard back.fingerprint == (dt == .f32 ? fingerprint : back.fingerprint) else {
+        guard back.fingerprint == (dt == .f16 ? back.fingerprint : fingerprint) else {
             throw RecurError(.io, "internal error: the adapter does not reproduce the model")
         }
         return out

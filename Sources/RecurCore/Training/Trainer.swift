@@ -414,7 +414,11 @@ public final class Trainer {
         let O = model.config.outputSize
         let hs = feats.stride
         let z = try AlignedBuffer.allocate(floats: Kernels.pad8(O))
-        defer { AlignedBuffer.free(z) }
+        let xq = try AlignedBuffer.allocate(int16: hs)
+        defer {
+            AlignedBuffer.free(z)
+            AlignedBuffer.free(xq)
+        }
         var zd = [Double](repeating: 0, count: O)
         var sums = Engine.Sums()
         let w = model.weights + model.headOffset
@@ -422,7 +426,13 @@ public final class Trainer {
         let (classes, values) = data.targets.arrays
         values.withUnsafeBufferPointer { vp in
             for r in 0..<feats.rows {
-                Kernels.matvecBias(rows: O, cols: hs, w: w, stride: model.headStride, x: feats.data + r * hs, bias: b, out: z)
+                if let q = model.qweights, let sc = model.qscales {
+                    let qs = sc + model.headScaleOffset
+                    Kernels.matvecI8(rows: O, cols: hs, split: hs, q: q + model.headOffset, stride: model.headStride,
+                                     scaleA: qs, scaleB: qs, x: feats.data + r * hs, bias: b, out: z, scratch: xq)
+                } else {
+                    Kernels.matvecBias(rows: O, cols: hs, w: w, stride: model.headStride, x: feats.data + r * hs, bias: b, out: z)
+                }
                 for o in 0..<O { zd[o] = Double(z[o]) }
                 zd.withUnsafeBufferPointer { zp in
                     guard let zb = zp.baseAddress else { return }

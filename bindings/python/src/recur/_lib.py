@@ -121,7 +121,7 @@ class Evaluation(ctypes.Structure):
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int32, POINTER(Progress), c_void_p)
 
 LOAD_SKIP_CHECKSUMS = 0x1
-DTYPE_MODEL, DTYPE_F32, DTYPE_F16 = -1, 0, 1
+DTYPE_MODEL, DTYPE_F32, DTYPE_F16, DTYPE_I8 = -1, 0, 1, 2
 
 _P = POINTER
 _status = c_int32

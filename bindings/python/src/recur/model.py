@@ -16,7 +16,7 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 _F32 = np.dtype(np.float32)
 _STAGE_MAX = 4096  # floats: inputs up to 16 KiB are staged (copying is cheaper than .ctypes.data)
 TRANSFORMS = ("none", "softmax", "sigmoid")
-DTYPES = ("f32", "f16")
+DTYPES = ("f32", "f16", "i8")
 
 PathLike = Union[str, "os.PathLike[str]"]
 ArrayLike = Union[np.ndarray, Sequence[float], Sequence[Sequence[float]]]

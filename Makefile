@@ -58,7 +58,7 @@ test: test-swift test-c test-python
 
 test-swift: deps
 	$(SWIFT) test
-	RECUR_KERNELS=portable $(SWIFT) test --filter 'ReferenceTests|KernelTests|RobustnessTests'
+	RECUR_KERNELS=portable $(SWIFT) test --filter 'ReferenceTests|KernelTests|RobustnessTests|QuantTests'
 
 test-c: lib
 	bash Tests/c/run.sh

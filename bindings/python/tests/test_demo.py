@@ -40,3 +40,34 @@ def test_demo_enrolls_new_speakers():
     rc = subprocess.run([str(c), "--check", "--out", str(c) + ".recur"], capture_output=True, text=True, cwd=str(ROOT))
     assert rc.returncode == 0, rc.stdout + rc.stderr
     assert table(rc.stdout) == (rows, before)
+
+
+def test_int8_demo_model_keeps_its_accuracy():
+    """The shipped model quantised to int8 (recur convert --dtype i8 does the same) classifies
+    the test utterances of speakers 1-5 within one utterance of the float32 model, and the
+    personalised (enrolled) model keeps its accuracy too."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "bindings" / "python" / "examples"))
+    import recur
+    from recur.datasets import load_ts
+    from vowels import accuracy, enroll
+
+    data = ROOT / "examples" / "data" / "japanese-vowels"
+    te, te_lab = load_ts(data / "JapaneseVowels_TEST.ts")
+    tr, tr_lab = load_ts(data / "JapaneseVowels_TRAIN.ts")
+    te_spk = np.array([int(x) for x in te_lab])
+    tr_spk = np.array([int(x) for x in tr_lab])
+    f32 = recur.Model.load(ROOT / "models" / "vowels-5speakers.recur")
+    i8 = recur.Model.from_bytes(f32.to_bytes(weight_dtype="i8"))
+    assert i8.weight_dtype == "i8"
+    n5 = int(np.sum((te_spk >= 1) & (te_spk <= 5)))
+    a32, a8 = accuracy(f32, te, te_spk, 1, 5), accuracy(i8, te, te_spk, 1, 5)
+    print(f"speakers 1-5: f32 {a32:.4f}  i8 {a8:.4f}  ({n5} utterances)")
+    assert abs(round((a32 - a8) * n5)) <= 1
+    p32, _ = enroll(f32, tr, tr_spk, 5, "f32")
+    p8, _ = enroll(i8, tr, tr_spk, 5, "i8")
+    assert p8.weight_dtype == "i8"
+    b32, b8 = accuracy(p32, te, te_spk, 1, 9), accuracy(p8, te, te_spk, 1, 9)
+    print(f"enrolled, all 9: f32 {b32:.4f}  i8 {b8:.4f}")
+    assert abs(round((b32 - b8) * len(te))) <= 2

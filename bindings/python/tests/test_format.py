@@ -13,7 +13,7 @@ from recur._errors import STATUS, error_class
 from conftest import SHAPES, random_checkpoint
 
 
-@pytest.mark.parametrize("wd", ["f32", "f16"])
+@pytest.mark.parametrize("wd", ["f32", "f16", "i8"])
 @pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
 def test_cross_language_round_trip(tmp_path, shape, wd):
     _, i, layers, o, t = shape
@@ -288,3 +288,105 @@ def test_readers_agree_on_every_bit_flip():
                 if (n == 0) != (p == 0):
                     disagreements.append((i, bit, n, p))
         assert disagreements == [], disagreements[:5]
+
+
+# --------------------------------------------------------------------------------------
+# int8 weights
+# --------------------------------------------------------------------------------------
+
+def test_quantise_rows_is_a_projection():
+    rng = np.random.default_rng(3)
+    for mag in (0.0, 1e-44, 1e-38, 1e-3, 1.0, 1e10, 3e38):
+        w = (rng.uniform(-1, 1, (20, 37)) * mag).astype(np.float32)
+        q, s, d = F.quantise_rows(w)
+        q2, s2, d2 = F.quantise_rows(d)
+        assert np.array_equal(q, q2) and np.array_equal(s.view(np.uint32), s2.view(np.uint32))
+        assert np.array_equal(d.view(np.uint32), d2.view(np.uint32))
+        assert q.min() >= -127
+        # within half a step of the original
+        assert np.all(np.abs(d - w) <= s[:, None] * 0.5001 + 1e-45)
+
+
+def i8_bytes() -> bytes:
+    return random_checkpoint(3, [(4, "tanh")], 2, seed=42).to_bytes(weight_dtype="i8")
+
+
+def _i8_scale(f, row, bits_fn):
+    raw = bytearray(f.raw())  # w_in codes (12 bytes), then w_in.scale (4 floats, shuffled)
+    cur = sum(raw[12 + k * 4 + row] << (8 * k) for k in range(4))
+    new = bits_fn(cur)
+    for k in range(4):
+        raw[12 + k * 4 + row] = (new >> (8 * k)) & 0xFF
+    f.set_raw(bytes(raw))
+
+
+def _i8_case(edit):
+    def make():
+        f = Forge(i8_bytes())
+        edit(f)
+        return f.bytes()
+    return make
+
+
+def _code(f, i, v):
+    raw = bytearray(f.raw())
+    raw[i] = v & 0xFF
+    f.set_raw(bytes(raw))
+
+
+I8_CASES = [
+    ("negative scale", "CORRUPT_PAYLOAD", _i8_case(lambda f: _i8_scale(f, 2, lambda b: b | 0x80000000))),
+    ("NaN scale", "NONFINITE_WEIGHT", _i8_case(lambda f: _i8_scale(f, 0, lambda b: 0x7FC00000))),
+    ("Inf scale", "NONFINITE_WEIGHT", _i8_case(lambda f: _i8_scale(f, 3, lambda b: 0x7F800000))),
+    ("scale overflows with its codes", "NONFINITE_WEIGHT", _i8_case(lambda f: _i8_scale(f, 0, lambda b: struct.unpack("<I", struct.pack("<f", 1e37))[0]))),
+    ("code -128", "CORRUPT_PAYLOAD", _i8_case(lambda f: _code(f, 0, 0x80))),
+    ("requires missing", "SCHEMA", _i8_case(rep('"requires":["i8"]', '"requires":[]'))),
+    ("requires twice", "SCHEMA", _i8_case(rep('"requires":["i8"]', '"requires":["i8","i8"]'))),
+    ("unknown feature", "UNSUPPORTED_FEATURE", _i8_case(rep('"requires":["i8"]', '"requires":["i4"]'))),
+    ("i8 required by an f32 file", "SCHEMA", forge(rep('"requires":[]', '"requires":["i8"]'))),
+    ("scale renamed", "UNEXPECTED_TENSOR", _i8_case(rep('"name":"head.weight.scale"', '"name":"head.weight.scalx"'))),
+    ("scale of wrong shape", "SHAPE_MISMATCH", _i8_case(rep('"name":"layers.0.w_in.scale","dtype":"f32","shape":[4]', '"name":"layers.0.w_in.scale","dtype":"f32","shape":[2,2]'))),
+]
+
+
+@pytest.mark.parametrize("name,code,make", I8_CASES, ids=[c[0] for c in I8_CASES])
+def test_hostile_int8_file(name, code, make):
+    test_hostile_file(name, code, make)
+
+
+def test_readers_agree_on_every_bit_flip_of_an_int8_file():
+    data = i8_bytes()
+    for verify in (True, False):
+        disagreements = []
+        for i in range(len(data)):
+            for bit in range(8):
+                b = flip(data, i, 1 << bit)
+                try:
+                    recur.Model.from_bytes(b, verify_checksums=verify)
+                    n = 0
+                except recur.RecurError as e:
+                    n = e.status
+                try:
+                    F.read_bytes(b, verify_checksums=verify)
+                    p = 0
+                except recur.RecurError as e:
+                    p = e.status
+                if n != p:
+                    disagreements.append((i, bit, n, p))
+        assert disagreements == [], disagreements[:5]
+
+
+def test_int8_model_runs_the_dequantised_network():
+    from recur.reference import ReferenceNet
+    c = random_checkpoint(16, [(32, "tanh"), (24, "relu")], 5, seed=8)
+    m = recur.Model.create(16, [(32, "tanh"), (24, "relu")], 5, c.parameters(), weight_dtype="i8")
+    assert m.weight_dtype == "i8"
+    deq = F._stored(c, "i8")
+    assert np.array_equal(m.parameters().view(np.uint32), deq.view(np.uint32))
+    ref = ReferenceNet(F.Checkpoint.from_parameters(16, [(32, "tanh"), (24, "relu")], 5, deq))
+    s = m.session()
+    xs = np.random.default_rng(1).standard_normal((30, 16)).astype(np.float32)
+    for x in xs:
+        y = s.step(x)
+        r = ref.step(x)
+        np.testing.assert_allclose(y, r, rtol=2e-4, atol=2e-4)

@@ -25,7 +25,7 @@ PREAMBLE = 40
 VERSION_MAJOR, VERSION_MINOR = 1, 0
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 TRANSFORMS = ("none", "softmax", "sigmoid")
-ITEMSIZE = {"f32": 4, "f16": 2}
+ITEMSIZE = {"f32": 4, "f16": 2, "i8": 1}
 MAX_LAYERS, MAX_WIDTH = 64, 65536
 MAX_SCHEMA_INT, MAX_BYTE_INT = 2**31 - 1, 2**53 - 1
 RATIO_GRACE = 1 << 20
@@ -51,8 +51,9 @@ def _fail(name: str, message: str) -> RecurError:
 class Checkpoint:
     """A model held in Python: config, float32 tensors (canonical names), labels, metadata.
 
-    ``weight_dtype`` is the storage type of the weight matrices ("f32" or "f16"); biases
-    are always stored as float32. ``save``/``to_bytes`` need no native library;
+    ``weight_dtype`` is the type of the weight matrices ("f32", "f16" or "i8"); biases
+    are always stored as float32. For "i8" the tensors hold the dequantised values (what
+    ``quantise_rows`` gives back); writing quantises again, which reproduces them exactly. ``save``/``to_bytes`` need no native library;
     ``to_model`` builds a native ``recur.Model``.
     """
 
@@ -79,7 +80,7 @@ class Checkpoint:
         """The reader's rules, applied to this object (used by the writer)."""
         _check_config(self.input_size, self.layers, self.output_size, self.output_transform)
         if self.weight_dtype not in ITEMSIZE:
-            raise _fail("RECUR_E_BAD_DTYPE", f"weight_dtype {self.weight_dtype!r} is not f32 or f16")
+            raise _fail("RECUR_E_BAD_DTYPE", f"weight_dtype {self.weight_dtype!r} is not f32, f16 or i8")
         _check_labels(list(self.labels), self.output_size)
         _check_metadata(list(self.metadata.items()))
         names = set(self.tensors)
@@ -101,7 +102,7 @@ class Checkpoint:
         """Serialise exactly as the Swift writer does (same bytes for the same model)."""
         wd = weight_dtype or self.weight_dtype
         if wd not in ITEMSIZE:
-            raise _fail("RECUR_E_BAD_DTYPE", f"weight_dtype {wd!r} is not f32 or f16")
+            raise _fail("RECUR_E_BAD_DTYPE", f"weight_dtype {wd!r} is not f32, f16 or i8")
         if not 1 <= compression_level <= 9:
             raise _fail("RECUR_E_INVALID_ARGUMENT", f"compression level {compression_level} is outside 1...9")
         self.validate()
@@ -110,6 +111,13 @@ class Checkpoint:
         for name, shape, is_matrix in self.specs():
             dt = wd if is_matrix else "f32"
             a = np.ascontiguousarray(self.tensors[name], dtype=np.float32)
+            if dt == "i8":
+                codes, scales, _ = quantise_rows(a)
+                for tname, tshape, tdt, tdata in ((name, shape, "i8", codes), (name + ".scale", (shape[0],), "f32", scales.astype("<f4"))):
+                    off = len(raw)
+                    raw += shuffle(tdata.tobytes(), ITEMSIZE[tdt])
+                    table.append({"name": tname, "dtype": tdt, "shape": list(tshape), "offset": off, "nbytes": len(raw) - off})
+                continue
             if dt == "f16":
                 with np.errstate(over="ignore"):
                     h = a.astype(np.float16)
@@ -131,7 +139,7 @@ class Checkpoint:
         if self.labels:
             model["labels"] = list(self.labels)
         header = {
-            "format": "recur", "requires": [], "model": model, "metadata": dict(self.metadata),
+            "format": "recur", "requires": ["i8"] if wd == "i8" else [], "model": model, "metadata": dict(self.metadata),
             "payload": {"codec": "zlib", "filter": "byteshuffle", "weight_dtype": wd, "uncompressed_len": len(raw)},
             "tensors": table,
         }
@@ -186,8 +194,64 @@ def _stored(c: Checkpoint, wd: str) -> np.ndarray:
     parts = []
     for name, _, is_matrix in c.specs():
         a = np.asarray(c.tensors[name], np.float32).reshape(-1)
-        parts.append(a.astype(np.float16).astype(np.float32) if (is_matrix and wd == "f16") else a)
+        if is_matrix and wd == "f16":
+            a = a.astype(np.float16).astype(np.float32)
+        elif is_matrix and wd == "i8":
+            a = quantise_rows(np.asarray(c.tensors[name], np.float32))[2].reshape(-1)
+        parts.append(a)
     return np.concatenate(parts)
+
+
+def quantise_rows(w: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical int8 quantisation of a float32 matrix, row by row (docs/FORMAT.md §3):
+    the scale of a row with largest magnitude m is the smallest float32 s with
+    fl(127·s) >= m (0 for an all-zero row); codes are round-half-even(w / s) clamped to
+    ±127. Returns (codes int8, scales float32, dequantised float32 = codes·scale), the same
+    bits as the Swift writer; quantising the dequantised matrix gives them back exactly."""
+    w = np.asarray(w, np.float32)
+    w2 = w.reshape(w.shape[0], -1)
+    m = np.max(np.abs(w2), axis=1).astype(np.float32)
+    k = np.float32(127)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        s = (m / k).astype(np.float32)
+        for _ in range(16):
+            low = (m > 0) & (k * s < m)
+            if not low.any():
+                break
+            s = np.where(low, np.nextafter(s, np.float32(np.inf)), s).astype(np.float32)
+        for _ in range(16):
+            prev = np.nextafter(s, np.float32(0)).astype(np.float32)
+            down = (m > 0) & (prev > 0) & (k * prev >= m)
+            if not down.any():
+                break
+            s = np.where(down, prev, s).astype(np.float32)
+        s = np.where(m > 0, s, np.float32(0)).astype(np.float32)
+        safe = np.where(s > 0, s, np.float32(1)).astype(np.float32)
+        r = np.rint(w2 / safe[:, None]).astype(np.float32)
+    codes = np.where(s[:, None] > 0, np.clip(r, -127, 127), 0).astype(np.int8)
+    deq = (codes.astype(np.float32) * s[:, None]).astype(np.float32)
+    return codes.reshape(w.shape), s, deq.reshape(w.shape)
+
+
+def _dequantise(name: str, codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Reader side of int8: scales finite, products finite, rows canonical; else the status
+    the Swift reader gives for the first bad row."""
+    q = codes.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        deq = (q * scales[:, None]).astype(np.float32)
+    bad_scale = ~np.isfinite(scales)
+    bad_prod = ~np.all(np.isfinite(deq), axis=1) & ~bad_scale
+    recoded, cs, _ = quantise_rows(np.where(np.isfinite(deq), deq, 0).astype(np.float32))
+    noncanon = ~(bad_scale | bad_prod) & ((cs.view(np.uint32) != scales.view(np.uint32)) | np.any(recoded != codes, axis=1))
+    rows = np.flatnonzero(bad_scale | bad_prod | noncanon)
+    if rows.size:
+        r = int(rows[0])
+        if bad_scale[r]:
+            raise _fail("RECUR_E_NONFINITE_WEIGHT", f"tensor {name}.scale[{r}] is {scales[r]}")
+        if bad_prod[r]:
+            raise _fail("RECUR_E_NONFINITE_WEIGHT", f"tensor {name} row {r}: code x scale overflows float32")
+        raise _fail("RECUR_E_CORRUPT_PAYLOAD", f"int8 tensor {name} row {r} is not in canonical form (docs/FORMAT.md section 3)")
+    return deq
 
 
 def tensor_specs(input_size: int, layers: Sequence[Tuple[int, str]], output_size: int):
@@ -490,14 +554,23 @@ def read_bytes(data: bytes, **options: Any) -> Checkpoint:
     top = _obj(_parse_json(text), "header")
     plan = _check_header(top, lim, payload_len)
     raw = _inflate_exact(payload, plan["uncompressed_len"])
-    tensors = {}
+    tensors, scales = {}, {}
     for name, dt, shape, off, nbytes in plan["tensors"]:
         b = unshuffle(raw[off:off + nbytes], ITEMSIZE[dt])
-        a = np.frombuffer(b, dtype="<f4" if dt == "f32" else "<f2").astype(np.float32).reshape(shape)
+        if dt == "i8":
+            tensors[name] = np.frombuffer(b, dtype=np.int8).reshape(shape)
+            continue
+        a = np.frombuffer(b, dtype={"f32": "<f4", "f16": "<f2"}[dt]).astype(np.float32).reshape(shape)
+        if name.endswith(".scale") and plan["weight_dtype"] == "i8":
+            scales[name[:-6]] = a  # checked with its matrix below, after every other tensor
+            continue
         bad = np.flatnonzero(~np.isfinite(a))
         if bad.size:
             raise _fail("RECUR_E_NONFINITE_WEIGHT", f"tensor {name}[{bad[0]}] is {a.reshape(-1)[bad[0]]}")
         tensors[name] = a
+    for name, dt, shape, off, nbytes in plan["tensors"]:
+        if name.endswith(".scale") and name[:-6] in scales:
+            tensors[name[:-6]] = _dequantise(name[:-6], tensors[name[:-6]], scales[name[:-6]])
     return Checkpoint(plan["input_size"], plan["layers"], plan["output_size"], tensors,
                       output_transform=plan["output_transform"], weight_dtype=plan["weight_dtype"],
                       labels=plan["labels"], metadata=plan["metadata"])
@@ -545,8 +618,14 @@ def _check_header(top: Dict[str, Any], lim: Dict[str, int], payload_len: int) ->
     fmt = _str(top["format"], "format")
     if fmt != "recur":
         raise _fail("RECUR_E_SCHEMA", f"format is \"{fmt}\", expected \"recur\"")
+    requires_i8 = False
     for i, r in enumerate(_arr(top["requires"], "requires")):
-        raise _fail("RECUR_E_UNSUPPORTED_FEATURE", f"checkpoint requires feature \"{_str(r, f'requires[{i}]')}\" unknown to this reader")
+        feature = _str(r, f"requires[{i}]")
+        if feature != "i8":
+            raise _fail("RECUR_E_UNSUPPORTED_FEATURE", f"checkpoint requires feature \"{feature}\" unknown to this reader")
+        if requires_i8:
+            raise _fail("RECUR_E_SCHEMA", "requires lists \"i8\" twice")
+        requires_i8 = True
     pl = _obj(top["payload"], "payload")
     _keys(pl, ("codec", "filter", "weight_dtype", "uncompressed_len"), ("codec", "filter", "weight_dtype", "uncompressed_len"), "payload")
     if _str(pl["codec"], "payload.codec") != "zlib":
@@ -555,7 +634,9 @@ def _check_header(top: Dict[str, Any], lim: Dict[str, int], payload_len: int) ->
         raise _fail("RECUR_E_UNSUPPORTED_FEATURE", f"payload filter \"{pl['filter']}\" is not supported")
     wd = _str(pl["weight_dtype"], "payload.weight_dtype")
     if wd not in ITEMSIZE:
-        raise _fail("RECUR_E_BAD_DTYPE", f"payload.weight_dtype \"{wd}\" is not f32 or f16")
+        raise _fail("RECUR_E_BAD_DTYPE", f"payload.weight_dtype \"{wd}\" is not f32, f16 or i8")
+    if (wd == "i8") != requires_i8:
+        raise _fail("RECUR_E_SCHEMA", "payload.weight_dtype i8 and requires [\"i8\"] go together")
     ulen = _int(pl["uncompressed_len"], "payload.uncompressed_len", MAX_BYTE_INT)
     if ulen > lim["max_payload_size"]:
         raise _fail("RECUR_E_PAYLOAD_TOO_LARGE", f"payload inflates to {ulen} bytes; max_payload_size is {lim['max_payload_size']}")
@@ -652,6 +733,10 @@ def _check_header(top: Dict[str, Any], lim: Dict[str, int], payload_len: int) ->
     _check_metadata(list(meta.items()))
 
     expected = {name: (shape, is_matrix) for name, shape, is_matrix in tensor_specs(input_size, layers, output_size)}
+    if wd == "i8":
+        for name, (shape, is_matrix) in list(expected.items()):
+            if is_matrix:
+                expected[name + ".scale"] = ((shape[0],), False)
     for name, dt, shape, _, _ in entries:
         if name not in expected:
             raise _fail("RECUR_E_UNEXPECTED_TENSOR", f"tensor {name} is not part of this model config")

@@ -23,7 +23,7 @@ if [ "$what" = thread ] || [ "$what" = all ]; then
 fi
 if [ "$what" = thread-ci ]; then
   RECUR_STRESS_STEPS=${RECUR_STRESS_STEPS:-20000} TSAN_OPTIONS=halt_on_error=1 \
-    run swift test --sanitize=thread --scratch-path .build-tsan --filter 'StressTests|CABITests|TrainerTests'
+    run swift test --sanitize=thread --scratch-path .build-tsan --filter 'StressTests|CABITests|TrainerTests|ThreadTests'
 fi
 if [ "$what" = undefined ] || [ "$what" = all ]; then
   clang=$(dirname "$(command -v swift)")/clang

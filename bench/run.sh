@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# Builds and runs the C step benchmark against the release library (make bench).
+# make bench: recur from C beside a plain-C reference (step_bench, misc_bench), then recur
+# from Python beside numpy / PyTorch / ONNX Runtime when they are installed (bench/peers.py;
+# bench/setup-peers.sh installs them into bench/.venv), all in one run; bench/report.py prints
+# the combined table and writes .build/bench/report.json.
+#   bash bench/run.sh [--quick]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/.build/bench"
 mkdir -p "$out"
 cc -std=c99 -O3 -march=native -ffast-math -c "$root/bench/ref_step.c" -o "$out/ref_step.o"
-cc -std=c99 -O2 -Wall -Wextra -I"$root/include" -I"$root/bench" "$root/bench/step_bench.c" "$out/ref_step.o" \
-   -L"$root/.build/release" -lrecur -Wl,-rpath,"$root/.build/release" -lm -o "$out/step_bench"
+for b in step_bench misc_bench; do
+  cc -std=c99 -O2 -Wall -Wextra -I"$root/include" -I"$root/bench" "$root/bench/$b.c" "$out/ref_step.o" \
+     -L"$root/.build/release" -lrecur -Wl,-rpath,"$root/.build/release" -lm -o "$out/$b"
+done
 "$out/step_bench" --json "$out/step_bench.json" "$@"
-echo "(JSON: $out/step_bench.json)"
+echo
+"$out/misc_bench" --json "$out/misc_bench.json" --dir "$out" "$@"
+echo
+py=python3
+if [ -x "$root/bench/.venv/bin/python" ]; then py="$root/bench/.venv/bin/python"; fi
+RECUR_LIBRARY="$root/.build/release/librecur.so" PYTHONPATH="$root/bindings/python/src" \
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+  "$py" "$root/bench/peers.py" --json "$out/peers.json" "$@"
+echo
+"$py" "$root/bench/report.py" "$out"

@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
     if (js) fprintf(js, "{\"recur_version\": \"%s\", \"results\": [\n", recur_version_string());
 
     printf("recur %s step benchmark: median of %d repeats, one thread\n\n", recur_version_string(), repeats);
-    printf("%-16s %9s %9s %6s %9s %6s %9s %9s %12s %12s %6s\n", "shape (I,H,O,L)", "recur us", "C us", "ratio",
-           "int8 us", "i8/f32", "i8 maxrel", "i8 meanrel", "recur B64/s", "C B64/s", "ratio");
+    printf("%-16s %9s %9s %6s %9s %6s %9s %6s %9s %9s | %11s %11s %11s %6s\n", "shape (I,H,O,L)", "recur us", "C us",
+           "ratio", "2thr us", "2t/C", "int8 us", "i8/f32", "i8 maxrel", "i8 mean", "B64 st/s", "B64 2thr", "C B64", "C/rec");
     for (int si = 0; si < 4; si++) {
         shape sh = shapes[si];
         uint32_t sizes[4];
@@ -128,7 +128,15 @@ int main(int argc, char **argv) {
             steps *= 2;
         }
         steps *= 4;
-        double tr[32], tc[32], tq[32];
+        /* Two threads on one stream (the large shapes only: elsewhere the split costs more
+         * than it saves, and recur only splits products of >= 16384 multiply-adds). */
+        recur_session *s2 = NULL;
+        int two = si >= 2;
+        if (two) {
+            CHECK(recur_session_create(m, &s2));
+            CHECK(recur_session_set_threads(s2, 2));
+        }
+        double tr[32], tc[32], tq[32], t2t[32];
         for (int rep = -1; rep < repeats; rep++) {
             double t0 = now();
             for (int k = 0; k < steps; k++) recur_session_step(s, xs + (k % NX) * sh.I, (size_t)sh.I, y, (size_t)sh.O);
@@ -137,49 +145,62 @@ int main(int argc, char **argv) {
             double t2 = now();
             for (int k = 0; k < steps; k++) recur_session_step(sq, xs + (k % NX) * sh.I, (size_t)sh.I, y, (size_t)sh.O);
             double t3 = now();
+            if (two)
+                for (int k = 0; k < steps; k++) recur_session_step(s2, xs + (k % NX) * sh.I, (size_t)sh.I, y, (size_t)sh.O);
+            double t4 = now();
             if (rep >= 0) {
                 tr[rep] = (t1 - t0) / steps * 1e6;
                 tc[rep] = (t2 - t1) / steps * 1e6;
                 tq[rep] = (t3 - t2) / steps * 1e6;
+                t2t[rep] = (t4 - t3) / steps * 1e6;
             }
         }
         double mr = median(tr, repeats), mc = median(tc, repeats), mq8 = median(tq, repeats);
+        double m2t = two ? median(t2t, repeats) : 0;
+        recur_session_free(s2);
         double meanrel = sumrel / nrel;
 
-        /* Batch 64 for the two middle shapes. */
-        double br = 0, bc = 0;
-        if (si == 1 || si == 2) {
-            recur_session *b = NULL;
+        /* Batch 64 (64 streams stepped together) for the shapes the peers were measured on. */
+        double br = 0, bc = 0, b2 = 0;
+        if (si == 1 || si == 3) {
+            recur_session *b = NULL, *bt = NULL;
             CHECK(recur_session_create_batch(m, 64, &b));
+            CHECK(recur_session_create_batch(m, 64, &bt));
+            CHECK(recur_session_set_threads(bt, 2));
             int bsteps = steps / 64 + 1;
-            double vr[32], vc[32];
+            double vr[32], vc[32], v2[32];
             for (int rep = -1; rep < repeats; rep++) {
                 double t0 = now();
-                for (int k = 0; k < bsteps; k++)
-                    recur_session_step(b, xs + (k % (NX / 64 + 1)) * 0, (size_t)(64 * sh.I), y, (size_t)(64 * sh.O));
+                for (int k = 0; k < bsteps; k++) recur_session_step(b, xs, (size_t)(64 * sh.I), y, (size_t)(64 * sh.O));
                 double t1 = now();
                 for (int k = 0; k < bsteps; k++)
                     for (int st = 0; st < 64; st++) ref_step(&r, xs + st * sh.I, y);
                 double t2 = now();
+                for (int k = 0; k < bsteps; k++) recur_session_step(bt, xs, (size_t)(64 * sh.I), y, (size_t)(64 * sh.O));
+                double t3 = now();
                 if (rep >= 0) {
                     vr[rep] = 64.0 * bsteps / (t1 - t0);
                     vc[rep] = 64.0 * bsteps / (t2 - t1);
+                    v2[rep] = 64.0 * bsteps / (t3 - t2);
                 }
             }
             br = median(vr, repeats);
             bc = median(vc, repeats);
+            b2 = median(v2, repeats);
             recur_session_free(b);
+            recur_session_free(bt);
         }
         char name[32];
         snprintf(name, sizeof name, "%d,%d,%d,%d", sh.I, sh.H, sh.O, sh.L);
-        printf("%-16s %9.3f %9.3f %6.2f %9.3f %6.2f %9.1e %9.1e ", name, mr, mc, mr / mc, mq8, mq8 / mr, maxrel, meanrel);
-        if (br > 0)
-            printf("%12.0f %12.0f %6.2f\n", br, bc, bc / br);
-        else
-            printf("%12s %12s %6s\n", "-", "-", "-");
+        printf("%-16s %9.3f %9.3f %6.2f ", name, mr, mc, mr / mc);
+        if (two) printf("%9.3f %6.2f ", m2t, m2t / mc);
+        else printf("%9s %6s ", "-", "-");
+        printf("%9.3f %6.2f %9.1e %9.1e | ", mq8, mq8 / mr, maxrel, meanrel);
+        if (br > 0) printf("%11.0f %11.0f %11.0f %6.2f\n", br, b2, bc, bc / br);
+        else printf("%11s %11s %11s %6s\n", "-", "-", "-", "-");
         if (js)
-            fprintf(js, "  {\"shape\": [%d, %d, %d, %d], \"recur_us\": %.4f, \"plain_c_us\": %.4f, \"recur_int8_us\": %.4f, \"int8_max_rel_err\": %.3e, \"int8_mean_rel_err\": %.3e, \"batch64_recur_per_s\": %.0f, \"batch64_plain_c_per_s\": %.0f}%s\n",
-                    sh.I, sh.H, sh.O, sh.L, mr, mc, mq8, maxrel, meanrel, br, bc, si < 3 ? "," : "");
+            fprintf(js, "  {\"shape\": [%d, %d, %d, %d], \"recur_us\": %.4f, \"plain_c_us\": %.4f, \"recur_2threads_us\": %.4f, \"recur_int8_us\": %.4f, \"int8_max_rel_err\": %.3e, \"int8_mean_rel_err\": %.3e, \"batch64_recur_per_s\": %.0f, \"batch64_recur_2threads_per_s\": %.0f, \"batch64_plain_c_per_s\": %.0f}%s\n",
+                    sh.I, sh.H, sh.O, sh.L, mr, mc, m2t, mq8, maxrel, meanrel, br, b2, bc, si < 3 ? "," : "");
         recur_session_free(s);
         recur_session_free(sq);
         recur_model_free(m);
@@ -194,7 +215,8 @@ int main(int argc, char **argv) {
         fprintf(js, "]}\n");
         fclose(js);
     }
-    printf("\nratio = recur / plain C for latency (lower is better), plain C / recur for throughput;\n"
-           "i8/f32 = int8-weight step time / float32 step time; int8 error = |y_i8 - y_f32| / max|y_f32| per step.\n");
+    printf("\nratio = recur / plain C (latency; lower is better); 2thr = recur_session_set_threads(s, 2);\n"
+           "i8/f32 = int8-weight step / float32 step; int8 error = |y_i8 - y_f32| / max|y_f32| per step;\n"
+           "B64 = stream-steps per second with 64 streams stepped together; C/rec = plain C / recur.\n");
     return 0;
 }

@@ -384,6 +384,19 @@ RECUR_API void recur_session_free(recur_session *session);
 /** Number of streams. RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
 RECUR_API recur_status recur_session_batch_size(const recur_session *session, size_t *out);
 
+/** Split each step of this session across `threads` threads (1..16; default 1, the calling
+ * thread only). With more than 1 the session owns threads - 1 helper threads that take a share
+ * of the rows of every large matrix product (outputs are bit-identical to 1 thread); they spin
+ * for about a millisecond after each step waiting for the next one, then sleep, and end when
+ * the setting returns to 1 or the session is freed. Worth it for large layers (>= ~512 units)
+ * on a machine with idle cores; see bench/README.md. Clones start with 1 thread.
+ * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_INVALID_ARGUMENT (out of range),
+ * RECUR_E_OUT_OF_MEMORY (threads could not be started; the setting is unchanged). */
+RECUR_API recur_status recur_session_set_threads(recur_session *session, uint32_t threads);
+
+/** The session's thread setting. RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
+RECUR_API recur_status recur_session_threads(const recur_session *session, uint32_t *out);
+
 /** Zero the state of every stream. RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE. */
 RECUR_API recur_status recur_session_reset(recur_session *session);
 

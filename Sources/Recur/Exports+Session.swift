@@ -47,6 +47,20 @@ public func recur_session_batch_size(_ session: OpaquePointer?, _ out: UnsafeMut
     }
 }
 
+@_cdecl("recur_session_set_threads")
+public func recur_session_set_threads(_ session: OpaquePointer?, _ threads: UInt32) -> recur_status {
+    withStatus { () throws(RecurError) in
+        try sessionBox(session).session.setThreads(Int(threads))
+    }
+}
+
+@_cdecl("recur_session_threads")
+public func recur_session_threads(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<UInt32>?) -> recur_status {
+    withStatus { () throws(RecurError) in
+        try writeOut(out, UInt32(try sessionBox(session).session.threads))
+    }
+}
+
 @_cdecl("recur_session_reset")
 public func recur_session_reset(_ session: OpaquePointer?) -> recur_status {
     withStatus { () throws(RecurError) in

@@ -207,3 +207,52 @@ import Testing
         expectCode(.invalidArgument) { () throws(RecurError) in _ = try Session(model: Model(config: c, parameters: ok), batchSize: 0) }
     }
 }
+
+/// Sessions split across threads give the bits of one thread (f32 and int8, batch 1 and 5),
+/// and the setting can change between steps.
+@Suite struct ThreadTests {
+    @Test(arguments: [WeightDType.f32, .i8])
+    func threadedStepsAreBitIdentical(_ dtype: WeightDType) throws {
+        let config = ModelConfig(
+            inputSize: 40, layers: [LayerConfig(size: 200), LayerConfig(size: 130, activation: .relu)], outputSize: 7,
+            outputTransform: .softmax, weightDType: dtype)
+        let model = try Model(config: config, parameters: randomParameters(config, seed: 4, scale: 0.2))
+        for batch in [1, 5] {
+            let one = try Session(model: model, batchSize: batch)
+            let many = try Session(model: model, batchSize: batch)
+            try many.setThreads(2)
+            #expect(many.threads == 2)
+            for t in 0..<40 {
+                if t == 10 { try many.setThreads(3) }
+                if t == 20 { try many.setThreads(1) }
+                if t == 30 { try many.setThreads(2) }
+                let x = randomInputs(batch * config.inputSize, seed: UInt64(t))
+                #expect(bits(try one.step(x)) == bits(try many.step(x)), "batch \(batch) step \(t)")
+            }
+            #expect(bits(one.hidden()) == bits(many.hidden()))
+            // run() too
+            let xs = randomInputs(30 * batch * config.inputSize, seed: 99)
+            #expect(bits(try one.run(xs)) == bits(try many.run(xs)))
+        }
+    }
+
+    @Test func threadSettingIsChecked() throws {
+        let model = try randomModel(smallConfig, seed: 1)
+        let s = try Session(model: model)
+        for bad in [0, -1, 17, 1000] {
+            expectCode(.invalidArgument) { () throws(RecurError) in try s.setThreads(bad) }
+        }
+        #expect(s.threads == 1)
+        try s.setThreads(16)
+        #expect(s.threads == 16)
+        _ = try s.step(randomInputs(smallConfig.inputSize, seed: 1))
+        try s.setThreads(1)
+        #expect(s.threads == 1)
+        // Many sessions with helpers created and freed (the helpers end with them).
+        for _ in 0..<50 {
+            let t = try Session(model: model)
+            try t.setThreads(2)
+            _ = try t.step(randomInputs(smallConfig.inputSize, seed: 2))
+        }
+    }
+}

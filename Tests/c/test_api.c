@@ -240,6 +240,45 @@ int main(int argc, char **argv) {
     }
     free(txs);
 
+    /* Thread setting of a session: checked, bit-identical, freed with the session. */
+    {
+        uint32_t big[2] = {300, 200}, nthr = 0;
+        recur_model_config bc = recur_model_default_config();
+        bc.input_size = 24;
+        bc.num_layers = 2;
+        bc.layer_sizes = big;
+        bc.output_size = 6;
+        size_t bn = 0;
+        CHECK(recur_model_config_num_params(&bc, &bn) == RECUR_OK);
+        float *bp = (float *)malloc(sizeof(float) * bn);
+        for (size_t i = 0; i < bn; i++) bp[i] = frand(0.08f);
+        recur_model *bm = NULL;
+        recur_session *s1 = NULL, *s3 = NULL;
+        CHECK(recur_model_create(&bc, bp, bn, &bm) == RECUR_OK);
+        CHECK(recur_session_create(bm, &s1) == RECUR_OK && recur_session_create(bm, &s3) == RECUR_OK);
+        CHECK(recur_session_threads(s3, &nthr) == RECUR_OK && nthr == 1);
+        CHECK(recur_session_set_threads(s3, 0) == RECUR_E_INVALID_ARGUMENT);
+        CHECK(recur_session_set_threads(s3, 17) == RECUR_E_INVALID_ARGUMENT);
+        CHECK(recur_session_set_threads(NULL, 2) == RECUR_E_NULL_POINTER);
+        CHECK(recur_session_threads(s3, NULL) == RECUR_E_NULL_POINTER);
+        CHECK(recur_session_set_threads((recur_session *)(void *)m, 2) == RECUR_E_BAD_HANDLE);
+        CHECK(recur_session_set_threads(s3, 3) == RECUR_OK);
+        CHECK(recur_session_threads(s3, &nthr) == RECUR_OK && nthr == 3);
+        int same3 = 1;
+        for (int t = 0; t < 50; t++) {
+            float bx[24], y1[6], y3[6];
+            for (int i = 0; i < 24; i++) bx[i] = frand(1.0f);
+            CHECK(recur_session_step(s1, bx, 24, y1, 6) == RECUR_OK);
+            CHECK(recur_session_step(s3, bx, 24, y3, 6) == RECUR_OK);
+            if (memcmp(y1, y3, sizeof y1) != 0) same3 = 0;
+        }
+        CHECK(same3);
+        recur_session_free(s1);
+        recur_session_free(s3); /* joins its helpers */
+        recur_model_free(bm);
+        free(bp);
+    }
+
     /* Lifetimes: free the model first; the session still works. */
     recur_model_free(m);
     CHECK(recur_session_step(s, x, 10, y, 5) == RECUR_OK);

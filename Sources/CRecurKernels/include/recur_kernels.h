@@ -40,4 +40,14 @@ typedef struct {
 
 /* The AVX2+FMA kernels, or all NULL when the CPU does not support them. */
 rk_kernels rk_kernels_avx2(void);
+
+/* Fork-join pool (pool.c): `helpers` threads besides the caller. rk_pool_run calls
+ * fn(ctx, part, parts) for part 0 on the caller and 1..helpers on the helpers, and returns
+ * when all are done. One rk_pool_run at a time per pool. NULL on failure. */
+typedef void (*rk_task_fn)(void *ctx, int part, int parts);
+typedef struct rk_pool rk_pool;
+rk_pool *rk_pool_create(int helpers);
+void rk_pool_run(rk_pool *pool, rk_task_fn fn, void *ctx);
+int rk_pool_size(const rk_pool *pool);
+void rk_pool_free(rk_pool *pool);
 #endif

@@ -92,6 +92,8 @@ public enum ModelLimits {
     public static let maxLayers = 64
     public static let maxWidth = 65536
     public static let maxBatch = 65536
+    /// Threads one session may split a step across (recur_session_set_threads).
+    public static let maxThreads = 16
     public static let maxLabelBytes = 256
     public static let maxMetadataEntries = 256
     public static let maxMetadataKeyBytes = 128

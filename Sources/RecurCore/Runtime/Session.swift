@@ -1,3 +1,5 @@
+import CRecurKernels
+
 /// Recurrent state of `batchSize` independent streams of one model.
 ///
 /// A session is used by one thread at a time (it may move between threads). It holds a
@@ -17,8 +19,16 @@ public final class Session {
     @usableFromInline let nextOffsets: [Int]  // offset of layer l inside one stream's block
     let nextStride: Int
     let stateFloats: Int
-    /// int8 models: the activations quantised to int16 by the int8 kernel (widest row).
-    @usableFromInline let qscratch: UnsafeMutablePointer<Int16>?
+    /// int8 models: the activations quantised to int16 by the int8 kernel, one widest row
+    /// per thread (`scratchStride` apart).
+    @usableFromInline var qscratch: UnsafeMutablePointer<Int16>?
+    @usableFromInline var scratchStride: Int = 0
+    /// Helper threads (nil with one thread): see `setThreads`.
+    var pool: OpaquePointer? = nil
+    /// Threads one step uses (1 = the caller only; the default).
+    public private(set) var threads: Int = 1
+    /// Products smaller than this many multiply-adds stay on the calling thread.
+    static let parallelThreshold = 16384
 
     /// A session of `batchSize` streams (1...65536), state zero.
     public init(model: Model, batchSize: Int = 1) throws(RecurError) {
@@ -53,9 +63,10 @@ public final class Session {
             throw error
         }
         if model.qweights != nil {
-            let widest = max(model.headStride, model.layout.map { $0.stride }.max() ?? 0)
+            let widest = Kernels.pad8(max(model.headStride, model.layout.map { $0.stride }.max() ?? 0) + 16)
             do {
                 self.qscratch = try AlignedBuffer.allocate(int16: widest)
+                self.scratchStride = widest
             } catch {
                 AlignedBuffer.free(self.state)
                 AlignedBuffer.free(self.next)
@@ -70,9 +81,51 @@ public final class Session {
         AlignedBuffer.free(state)
         AlignedBuffer.free(next)
         if let q = qscratch { AlignedBuffer.free(q) }
+        if let p = pool { rk_pool_free(p) }
     }
 
-    /// A new session with the same model, batch size and a copy of the state.
+    /// Splits each step's matrix products across `n` threads (1...16): the caller plus n - 1
+    /// helper threads owned by this session. Results are bit-identical to one thread (rows
+    /// are split, each row is summed as before). Helpers spin for about a millisecond after
+    /// each step waiting for the next one, then sleep; they end when the session is freed or
+    /// the setting goes back to 1. On error the setting is unchanged.
+    public func setThreads(_ n: Int) throws(RecurError) {
+        guard (1...ModelLimits.maxThreads).contains(n) else {
+            throw RecurError(.invalidArgument, "threads \(n) is outside 1...\(ModelLimits.maxThreads)")
+        }
+        if n == threads { return }
+        var newScratch: UnsafeMutablePointer<Int16>? = nil
+        if qscratch != nil {
+            newScratch = try AlignedBuffer.allocate(int16: scratchStride * n)
+        }
+        var newPool: OpaquePointer? = nil
+        if n > 1 {
+            guard let p = rk_pool_create(Int32(n - 1)) else {
+                if let s = newScratch { AlignedBuffer.free(s) }
+                throw RecurError(.outOfMemory, "cannot start \(n - 1) helper thread(s)")
+            }
+            newPool = p
+        }
+        if let p = pool { rk_pool_free(p) }
+        pool = newPool
+        if let s = newScratch {
+            if let old = qscratch { AlignedBuffer.free(old) }
+            qscratch = s
+        }
+        threads = n
+    }
+
+    /// One matrix product of a step, on this thread or split by rows across the pool.
+    @inline(__always)
+    func product(_ job: inout RowProduct) {
+        if let p = pool, job.rows >= 8, job.rows &* job.cols &* job.n >= Session.parallelThreshold {
+            withUnsafeMutablePointer(to: &job) { rk_pool_run(p, rowProductTask, UnsafeMutableRawPointer($0)) }
+        } else {
+            job.run(part: 0, parts: 1)
+        }
+    }
+
+    /// A new session with the same model, batch size and a copy of the state (one thread).
     public func clone() throws(RecurError) -> Session {
         let s = try Session(model: model, batchSize: batchSize)
         s.state.update(from: state, count: stateFloats)
@@ -178,24 +231,21 @@ public final class Session {
         for b in 0..<B {
             (state + b * streamStride).update(from: x + b * nIn, count: nIn)
         }
+        let q8 = model.qweights
+        let sc = model.qscales
         for l in 0..<nLayers {
             let L = lay[l]
             let z = state + layerOffsets[l]
             let h = next + nextOffsets[l]
-            if let q = model.qweights, let sc = model.qscales, let xq = qscratch {
-                // int8 rows: W and U parts with their own per-row scales.
-                for b in 0..<B {
-                    Kernels.matvecI8(
-                        rows: L.size, cols: L.stride, split: L.inputPad, q: q + L.weightOffset, stride: L.stride,
-                        scaleA: sc + L.scaleOffset, scaleB: sc + L.scaleOffset + L.sizePad,
-                        x: z + b * streamStride, bias: w + L.biasOffset, out: h + b * nextStride, scratch: xq)
-                }
-            } else {
-                // All streams at once: the batched kernel sums each stream exactly as matvec does.
-                Kernels.gemmBias(
-                    rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride,
-                    x: z, xStride: streamStride, n: B, bias: w + L.biasOffset, out: h, outStride: nextStride)
-            }
+            // All streams at once (the batched kernel sums each stream exactly as matvec does);
+            // int8 rows have W and U parts with their own per-row scales.
+            var job = RowProduct(
+                rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride, x: z, xStride: streamStride,
+                n: B, bias: w + L.biasOffset, out: h, outStride: nextStride,
+                q: q8.map { $0 + L.weightOffset }, split: L.inputPad,
+                scaleA: sc.map { $0 + L.scaleOffset }, scaleB: sc.map { $0 + L.scaleOffset + L.sizePad },
+                scratch: qscratch, scratchStride: scratchStride)
+            product(&job)
             for b in 0..<B {
                 let hb = h + b * nextStride
                 Kernels.activate(L.activation, hb, valid: L.size, count: L.sizePad)
@@ -206,18 +256,13 @@ public final class Session {
         }
         if let y {
             let top = next + nextOffsets[nLayers - 1]
-            if let q = model.qweights, let sc = model.qscales, let xq = qscratch {
-                for b in 0..<B {
-                    Kernels.matvecI8(
-                        rows: outputSize, cols: model.headStride, split: model.headStride, q: q + model.headOffset,
-                        stride: model.headStride, scaleA: sc + model.headScaleOffset, scaleB: sc + model.headScaleOffset,
-                        x: top + b * nextStride, bias: w + model.headBiasOffset, out: y + b * outputSize, scratch: xq)
-                }
-            } else {
-                Kernels.gemmBias(
-                    rows: outputSize, cols: model.headStride, w: w + model.headOffset, stride: model.headStride,
-                    x: top, xStride: nextStride, n: B, bias: w + model.headBiasOffset, out: y, outStride: outputSize)
-            }
+            var job = RowProduct(
+                rows: outputSize, cols: model.headStride, w: w + model.headOffset, stride: model.headStride, x: top,
+                xStride: nextStride, n: B, bias: w + model.headBiasOffset, out: y, outStride: outputSize,
+                q: q8.map { $0 + model.headOffset }, split: model.headStride,
+                scaleA: sc.map { $0 + model.headScaleOffset }, scaleB: sc.map { $0 + model.headScaleOffset },
+                scratch: qscratch, scratchStride: scratchStride)
+            product(&job)
             for b in 0..<B {
                 Kernels.outputTransform(model.config.outputTransform, y + b * outputSize, outputSize)
             }
@@ -409,6 +454,47 @@ public final class Session {
         }
         try r.get()
     }
+}
+
+/// One matrix product of a step: out[b][r] = W_r · x_b + bias[r] for the rows of a layer (or
+/// the head) and every stream; with `q` the int8 rows and scales are used instead of `w`.
+@usableFromInline
+struct RowProduct {
+    let rows: Int, cols: Int
+    let w: UnsafePointer<Float>, stride: Int
+    let x: UnsafePointer<Float>, xStride: Int, n: Int
+    let bias: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>, outStride: Int
+    let q: UnsafeMutablePointer<Int8>?, split: Int
+    let scaleA: UnsafeMutablePointer<Float>?, scaleB: UnsafeMutablePointer<Float>?
+    let scratch: UnsafeMutablePointer<Int16>?, scratchStride: Int
+
+    /// Rows of part `part` of `parts` (blocks of 4 rows), every stream.
+    @inline(__always)
+    func run(part: Int, parts: Int) {
+        let blocks = (rows + 3) / 4
+        let r0 = 4 * (blocks * part / parts)
+        let r1 = min(rows, 4 * (blocks * (part + 1) / parts))
+        guard r1 > r0 else { return }
+        let m = r1 - r0
+        if let q, let sa = scaleA, let sb = scaleB, let xq = scratch {
+            for b in 0..<n {
+                Kernels.matvecI8(
+                    rows: m, cols: cols, split: split, q: q + r0 * stride, stride: stride, scaleA: sa + r0, scaleB: sb + r0,
+                    x: x + b * xStride, bias: bias + r0, out: out + b * outStride + r0, scratch: xq + part * scratchStride)
+            }
+        } else {
+            Kernels.gemmBias(
+                rows: m, cols: cols, w: w + r0 * stride, stride: stride, x: x, xStride: xStride, n: n,
+                bias: bias + r0, out: out + r0, outStride: outStride)
+        }
+    }
+}
+
+/// The pool's entry point: ctx is a RowProduct.
+let rowProductTask: rk_task_fn = { ctx, part, parts in
+    guard let ctx else { return }
+    ctx.assumingMemoryBound(to: RowProduct.self).pointee.run(part: Int(part), parts: Int(parts))
 }
 
 func hex(_ v: UInt64) -> String {

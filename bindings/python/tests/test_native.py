@@ -234,3 +234,25 @@ def test_step_input_paths_agree():
             buf[...] = xs[t]  # the same array, refilled in place
             assert close(b.step(buf, out=out), expected[t])
             assert close(d.step(xs[t].tolist()), expected[t])
+
+
+def test_session_threads_are_bit_identical():
+    c = random_checkpoint(24, [(300, "tanh"), (200, "relu")], 6, seed=5)
+    m = c.to_model()
+    a, b = m.session(), m.session()
+    assert b.threads == 1
+    b.threads = 2
+    assert b.threads == 2
+    xs = np.random.default_rng(0).standard_normal((40, 24)).astype(np.float32)
+    for x in xs:
+        assert np.array_equal(a.step(x).view(np.uint32), b.step(x).view(np.uint32))
+    with pytest.raises(ValueError):
+        b.threads = 0
+    with pytest.raises(ValueError):
+        b.threads = 17
+    with pytest.raises(TypeError):
+        b.threads = 2.0
+    assert b.threads == 2
+    b.threads = 1
+    assert b.threads == 1
+    b.close()

@@ -189,6 +189,8 @@ _SIGNATURES = {
     # void recur_session_free(recur_session *session);
     "recur_session_free": (None, [_SH]),
     "recur_session_batch_size": (_status, [_SH, _P(c_size_t)]),
+    "recur_session_set_threads": (_status, [_SH, c_uint32]),
+    "recur_session_threads": (_status, [_SH, _P(c_uint32)]),
     "recur_session_reset": (_status, [_SH]),
     "recur_session_reset_stream": (_status, [_SH, c_size_t]),
     # recur_status recur_session_step(recur_session *, const float *x, size_t x_len, float *y, size_t y_len);

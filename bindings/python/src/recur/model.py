@@ -359,6 +359,23 @@ class Session(_Managed):
     def batch_size(self) -> int:
         return self._batch
 
+    @property
+    def threads(self) -> int:
+        """Threads each step is split across (default 1). Setting it to n > 1 starts n - 1
+        helper threads owned by this session (bit-identical results; worth it for large
+        layers on idle cores, see bench/README.md)."""
+        v = ctypes.c_uint32()
+        _check(self._lib.recur_session_threads(self.handle, ctypes.byref(v)))
+        return v.value
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError("threads must be an int")
+        if not 1 <= n <= 16:
+            raise ValueError(f"threads {n} is outside 1...16")
+        _check(self._lib.recur_session_set_threads(self.handle, n))
+
     # -- stepping ----------------------------------------------------------------------
 
     def step(self, x: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:

@@ -1,0 +1,253 @@
+/* Benchmark: cold start (process start -> first step output) beside a plain-C program doing
+ * the same from raw float32 weights, checkpoint size and load time per MB for f32/f16/i8
+ * storage, and resident bytes per parameter and per session (glibc mallinfo2 deltas).
+ *   misc_bench [--quick] [--json PATH] [--dir DIR]
+ * Internal child modes: --child-recur PATH, --child-plain PATH (print the step output and
+ * the CLOCK_MONOTONIC time at which it was printed). */
+#define _GNU_SOURCE
+#include <recur.h>
+
+#include <malloc.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ref_step.h"
+
+extern char **environ;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rs = 7;
+static float frand(float k) {
+    rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+    return k * ((float)((rs >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f);
+}
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(double), cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+#define CHECK(c)                                                                          \
+    do {                                                                                  \
+        recur_status s_ = (c);                                                            \
+        if (s_) { fprintf(stderr, "%s: %s\n", #c, recur_last_error_message()); exit(1); } \
+    } while (0)
+
+/* Children: load, one step on x = 0.5, print y[0] and the time. */
+static int child_recur(const char *path) {
+    recur_model *m = NULL;
+    recur_session *s = NULL;
+    CHECK(recur_model_load(path, NULL, &m));
+    CHECK(recur_session_create(m, &s));
+    size_t I = 0, O = 0;
+    recur_model_input_size(m, &I);
+    recur_model_output_size(m, &O);
+    float x[64], y[64];
+    for (size_t i = 0; i < I && i < 64; i++) x[i] = 0.5f;
+    CHECK(recur_session_step(s, x, I, y, O));
+    printf("%.9f %.9f\n", (double)y[0], now());
+    fflush(stdout);
+    return 0;
+}
+
+static int child_plain(const char *path) {
+    /* Raw little-endian float32 canonical parameters of a 64-256-10 model. */
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    size_t n = 64 * 256 + 256 * 256 + 256 + 10 * 256 + 10;
+    float *p = malloc(n * sizeof(float));
+    if (!p || fread(p, sizeof(float), n, f) != n) return 1;
+    fclose(f);
+    ref_model r = {64, 256, 10, 1, {p}, {p + 64 * 256}, {p + 64 * 256 + 256 * 256}, {0}, 0, 0, 0};
+    r.h[0] = calloc(256, sizeof(float));
+    r.tmp = calloc(256, sizeof(float));
+    r.Wo = p + 64 * 256 + 256 * 256 + 256;
+    r.bo = r.Wo + 10 * 256;
+    float x[64], y[10];
+    for (int i = 0; i < 64; i++) x[i] = 0.5f;
+    ref_step(&r, x, y);
+    printf("%.9f %.9f\n", (double)y[0], now());
+    fflush(stdout);
+    return 0;
+}
+
+/* Spawn `self --child-X path`, return ms from just before the spawn to the child's output. */
+static double spawn_ms(const char *self, const char *mode, const char *path, double *y0) {
+    int fds[2];
+    if (pipe(fds)) return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    char *argv[] = {(char *)self, (char *)mode, (char *)path, NULL};
+    pid_t pid;
+    double t0 = now();
+    if (posix_spawn(&pid, self, &fa, NULL, argv, environ)) return -1;
+    close(fds[1]);
+    char buf[128] = {0};
+    ssize_t got = 0, k;
+    while (got < (ssize_t)sizeof buf - 1 && (k = read(fds[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0) got += k;
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    posix_spawn_file_actions_destroy(&fa);
+    double t1 = 0;
+    if (sscanf(buf, "%lf %lf", y0, &t1) != 2) return -1;
+    return (t1 - t0) * 1e3;
+}
+
+static size_t heap_in_use(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--child-recur")) return child_recur(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "--child-plain")) return child_plain(argv[2]);
+    int quick = 0;
+    const char *json = NULL, *dir = "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
+    }
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) return 1;
+    self[sl] = 0;
+    FILE *js = json ? fopen(json, "w") : NULL;
+    if (js) fprintf(js, "{\"recur_version\": \"%s\",\n", recur_version_string());
+
+    /* 1. Checkpoint size and load time, two shapes x three storage types. */
+    printf("checkpoint size (%% of raw float32 bytes) and load time (recur_model_load_memory, median)\n");
+    printf("%-16s %6s %10s %8s %10s %10s\n", "shape", "dtype", "bytes", "% raw", "load ms", "ms per MB");
+    if (js) fprintf(js, "\"checkpoints\": [\n");
+    const int shapes[2][3] = {{64, 256, 10}, {256, 1024, 32}};
+    const char *dn[3] = {"f32", "f16", "i8"};
+    const int dt[3] = {RECUR_DTYPE_F32, RECUR_DTYPE_F16, RECUR_DTYPE_I8};
+    char path64[4096] = "", raw64[4096] = "";
+    size_t model_bytes_per_param_x1000 = 0;
+    for (int si = 0; si < 2; si++) {
+        uint32_t H = (uint32_t)shapes[si][1];
+        recur_model_config cfg = recur_model_default_config();
+        cfg.input_size = (uint32_t)shapes[si][0];
+        cfg.num_layers = 1;
+        cfg.layer_sizes = &H;
+        cfg.output_size = (uint32_t)shapes[si][2];
+        size_t n = 0;
+        CHECK(recur_model_config_num_params(&cfg, &n));
+        float *p = malloc(n * sizeof(float));
+        /* PyTorch's default init: uniform in +-1/sqrt(fan_in) */
+        for (size_t i = 0; i < n; i++) p[i] = frand(1.0f / sqrtf((float)(shapes[si][0] + H)));
+        recur_model *m = NULL;
+        CHECK(recur_model_create(&cfg, p, n, &m));
+        for (int d = 0; d < 3; d++) {
+            recur_save_options so = recur_save_default_options();
+            so.weight_dtype = dt[d];
+            size_t size = 0;
+            CHECK(recur_model_save_memory(m, NULL, 0, &size, &so));
+            unsigned char *buf = malloc(size);
+            CHECK(recur_model_save_memory(m, buf, size, &size, &so));
+            int reps = quick ? 5 : 21;
+            double t[32];
+            for (int r = 0; r < reps; r++) {
+                recur_model *b = NULL;
+                double t0 = now();
+                CHECK(recur_model_load_memory(buf, size, NULL, &b));
+                t[r] = (now() - t0) * 1e3;
+                recur_model_free(b);
+            }
+            double ms = median(t, reps), pct = 100.0 * (double)size / (4.0 * (double)n);
+            char name[32];
+            snprintf(name, sizeof name, "%d,%d,%d", shapes[si][0], shapes[si][1], shapes[si][2]);
+            printf("%-16s %6s %10zu %7.1f%% %10.3f %10.2f\n", name, dn[d], size, pct, ms, ms / (size / 1048576.0));
+            if (js)
+                fprintf(js, "  {\"shape\": [%d, %d, %d], \"dtype\": \"%s\", \"bytes\": %zu, \"percent_of_raw_f32\": %.2f, \"load_ms\": %.4f, \"load_ms_per_mb\": %.3f},\n",
+                        shapes[si][0], shapes[si][1], shapes[si][2], dn[d], size, pct, ms, ms / (size / 1048576.0));
+            if (si == 0 && d == 0) {
+                snprintf(path64, sizeof path64, "%s/coldstart-64-256-10.recur", dir);
+                FILE *f = fopen(path64, "wb");
+                fwrite(buf, 1, size, f);
+                fclose(f);
+                snprintf(raw64, sizeof raw64, "%s/coldstart-64-256-10.f32", dir);
+                f = fopen(raw64, "wb");
+                fwrite(p, sizeof(float), n, f);
+                fclose(f);
+            }
+            free(buf);
+        }
+        /* 2. Resident bytes: model per parameter, session (after a warm-up load). */
+        if (si == 0) {
+            recur_model *w = NULL;
+            recur_session *ws = NULL;
+            CHECK(recur_model_create(&cfg, p, n, &w));
+            CHECK(recur_session_create(w, &ws));
+            recur_session_free(ws);
+            recur_model_free(w);
+            for (int d = 0; d < 3; d += 2) {
+                cfg.weight_dtype = dt[d];
+                size_t h0 = heap_in_use();
+                recur_model *mm = NULL;
+                CHECK(recur_model_create(&cfg, p, n, &mm));
+                size_t h1 = heap_in_use();
+                recur_session *ss = NULL;
+                CHECK(recur_session_create(mm, &ss));
+                size_t h2 = heap_in_use();
+                recur_session *sb = NULL;
+                CHECK(recur_session_create_batch(mm, 64, &sb));
+                size_t h3 = heap_in_use();
+                printf("%s 64-256-10 resident: model %.2f bytes/parameter (%zu B for %zu parameters), session %zu B, batch-64 session %zu B\n",
+                       dn[d], (double)(h1 - h0) / n, h1 - h0, n, h2 - h1, h3 - h2);
+                if (js)
+                    fprintf(js, "  {\"memory\": \"%s\", \"shape\": [64, 256, 10], \"model_bytes\": %zu, \"parameters\": %zu, \"bytes_per_parameter\": %.3f, \"session_bytes\": %zu, \"batch64_session_bytes\": %zu},\n",
+                            dn[d], h1 - h0, n, (double)(h1 - h0) / n, h2 - h1, h3 - h2);
+                if (d == 0) model_bytes_per_param_x1000 = (h1 - h0) * 1000 / n;
+                recur_session_free(sb);
+                recur_session_free(ss);
+                recur_model_free(mm);
+            }
+            cfg.weight_dtype = RECUR_DTYPE_F32;
+        }
+        recur_model_free(m);
+        free(p);
+    }
+    (void)model_bytes_per_param_x1000;
+    if (js) fprintf(js, "  {}\n],\n");
+
+    /* 3. Cold start, recur and plain C alternately. */
+    int reps = quick ? 7 : 31;
+    double tr[64], tc[64], y0r = 0, y0c = 0;
+    for (int r = -2; r < reps; r++) {
+        double a = spawn_ms(self, "--child-recur", path64, &y0r);
+        double b = spawn_ms(self, "--child-plain", raw64, &y0c);
+        if (a < 0 || b < 0) {
+            fprintf(stderr, "cold start child failed\n");
+            return 1;
+        }
+        if (r >= 0) {
+            tr[r] = a;
+            tc[r] = b;
+        }
+    }
+    double cr = median(tr, reps), cc = median(tc, reps);
+    printf("\ncold start, process start -> first step output (64-256-10, median of %d): recur %.2f ms, plain C %.2f ms (%.2fx); outputs %.6f / %.6f\n",
+           reps, cr, cc, cr / cc, y0r, y0c);
+    if (js) {
+        fprintf(js, "\"cold_start_ms\": {\"recur\": %.4f, \"plain_c\": %.4f}\n}\n", cr, cc);
+        fclose(js);
+    }
+    return 0;
+}

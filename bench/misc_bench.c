@@ -2,8 +2,8 @@
  * the same from raw float32 weights, checkpoint size and load time per MB for f32/f16/i8
  * storage, and resident bytes per parameter and per session (glibc mallinfo2 deltas).
  *   misc_bench [--quick] [--json PATH] [--dir DIR]
- * Internal child modes: --child-recur PATH, --child-plain PATH (print the step output and
- * the CLOCK_MONOTONIC time at which it was printed). */
+ * The cold-start children are bench/coldstart.c built twice: coldstart_recur (linked to
+ * librecur) and coldstart_plain (plain C, not linked to it). */
 #define _GNU_SOURCE
 #include <recur.h>
 
@@ -46,56 +46,18 @@ static double median(double *v, int n) {
         if (s_) { fprintf(stderr, "%s: %s\n", #c, recur_last_error_message()); exit(1); } \
     } while (0)
 
-/* Children: load, one step on x = 0.5, print y[0] and the time. */
-static int child_recur(const char *path) {
-    recur_model *m = NULL;
-    recur_session *s = NULL;
-    CHECK(recur_model_load(path, NULL, &m));
-    CHECK(recur_session_create(m, &s));
-    size_t I = 0, O = 0;
-    recur_model_input_size(m, &I);
-    recur_model_output_size(m, &O);
-    float x[64], y[64];
-    for (size_t i = 0; i < I && i < 64; i++) x[i] = 0.5f;
-    CHECK(recur_session_step(s, x, I, y, O));
-    printf("%.9f %.9f\n", (double)y[0], now());
-    fflush(stdout);
-    return 0;
-}
-
-static int child_plain(const char *path) {
-    /* Raw little-endian float32 canonical parameters of a 64-256-10 model. */
-    FILE *f = fopen(path, "rb");
-    if (!f) return 1;
-    size_t n = 64 * 256 + 256 * 256 + 256 + 10 * 256 + 10;
-    float *p = malloc(n * sizeof(float));
-    if (!p || fread(p, sizeof(float), n, f) != n) return 1;
-    fclose(f);
-    ref_model r = {64, 256, 10, 1, {p}, {p + 64 * 256}, {p + 64 * 256 + 256 * 256}, {0}, 0, 0, 0};
-    r.h[0] = calloc(256, sizeof(float));
-    r.tmp = calloc(256, sizeof(float));
-    r.Wo = p + 64 * 256 + 256 * 256 + 256;
-    r.bo = r.Wo + 10 * 256;
-    float x[64], y[10];
-    for (int i = 0; i < 64; i++) x[i] = 0.5f;
-    ref_step(&r, x, y);
-    printf("%.9f %.9f\n", (double)y[0], now());
-    fflush(stdout);
-    return 0;
-}
-
-/* Spawn `self --child-X path`, return ms from just before the spawn to the child's output. */
-static double spawn_ms(const char *self, const char *mode, const char *path, double *y0) {
+/* Spawn `prog path`, return ms from just before the spawn to the child's output. */
+static double spawn_ms(const char *prog, const char *path, double *y0) {
     int fds[2];
     if (pipe(fds)) return -1;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {(char *)self, (char *)mode, (char *)path, NULL};
+    char *argv[] = {(char *)prog, (char *)path, NULL};
     pid_t pid;
     double t0 = now();
-    if (posix_spawn(&pid, self, &fa, NULL, argv, environ)) return -1;
+    if (posix_spawn(&pid, prog, &fa, NULL, argv, environ)) return -1;
     close(fds[1]);
     char buf[128] = {0};
     ssize_t got = 0, k;
@@ -115,8 +77,6 @@ static size_t heap_in_use(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "--child-recur")) return child_recur(argv[2]);
-    if (argc == 3 && !strcmp(argv[1], "--child-plain")) return child_plain(argv[2]);
     int quick = 0;
     const char *json = NULL, *dir = "/tmp";
     for (int i = 1; i < argc; i++) {
@@ -124,10 +84,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
     }
-    char self[4096];
+    char self[4096], prog_recur[4200], prog_plain[4200];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     if (sl <= 0) return 1;
     self[sl] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    snprintf(prog_recur, sizeof prog_recur, "%s/coldstart_recur", self);
+    snprintf(prog_plain, sizeof prog_plain, "%s/coldstart_plain", self);
     FILE *js = json ? fopen(json, "w") : NULL;
     if (js) fprintf(js, "{\"recur_version\": \"%s\",\n", recur_version_string());
 
@@ -158,9 +122,10 @@ int main(int argc, char **argv) {
             recur_save_options so = recur_save_default_options();
             so.weight_dtype = dt[d];
             size_t size = 0;
-            CHECK(recur_model_save_memory(m, NULL, 0, &size, &so));
+            recur_status qs = recur_model_save_memory(m, &so, NULL, 0, &size);
+            if (qs != RECUR_OK && qs != RECUR_E_BUFFER_TOO_SMALL) CHECK(qs);
             unsigned char *buf = malloc(size);
-            CHECK(recur_model_save_memory(m, buf, size, &size, &so));
+            CHECK(recur_model_save_memory(m, &so, buf, size, &size));
             int reps = quick ? 5 : 21;
             double t[32];
             for (int r = 0; r < reps; r++) {
@@ -231,8 +196,8 @@ int main(int argc, char **argv) {
     int reps = quick ? 7 : 31;
     double tr[64], tc[64], y0r = 0, y0c = 0;
     for (int r = -2; r < reps; r++) {
-        double a = spawn_ms(self, "--child-recur", path64, &y0r);
-        double b = spawn_ms(self, "--child-plain", raw64, &y0c);
+        double a = spawn_ms(prog_recur, path64, &y0r);
+        double b = spawn_ms(prog_plain, raw64, &y0c);
         if (a < 0 || b < 0) {
             fprintf(stderr, "cold start child failed\n");
             return 1;

@@ -13,6 +13,9 @@ for b in step_bench misc_bench; do
   cc -std=c99 -O2 -Wall -Wextra -I"$root/include" -I"$root/bench" "$root/bench/$b.c" "$out/ref_step.o" \
      -L"$root/.build/release" -lrecur -Wl,-rpath,"$root/.build/release" -lm -o "$out/$b"
 done
+cc -std=c99 -O2 -Wall -Wextra -I"$root/include" "$root/bench/coldstart.c" \
+   -L"$root/.build/release" -lrecur -Wl,-rpath,"$root/.build/release" -o "$out/coldstart_recur"
+cc -std=c99 -O2 -Wall -Wextra -DPLAIN -I"$root/bench" "$root/bench/coldstart.c" "$out/ref_step.o" -lm -o "$out/coldstart_plain"
 "$out/step_bench" --json "$out/step_bench.json" "$@"
 echo
 "$out/misc_bench" --json "$out/misc_bench.json" --dir "$out" "$@"

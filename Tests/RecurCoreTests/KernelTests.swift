@@ -225,3 +225,17 @@ import Glibc
         }
     }
 }
+
+@Suite struct FingerprintTests {
+    /// The folded float step of FNV-1a equals hashing the zero-extended 64-bit value.
+    @Test func floatStepEqualsEightByteStep() {
+        var rng = SplitMix(11)
+        var a = FNV1a(), b = FNV1a()
+        for i in 0..<10_000 {
+            let bits = i < 4 ? [0, 0xFFFF_FFFF, 0x8000_0000, 1][i] : UInt32(truncatingIfNeeded: rng.next())
+            a.add(float: bits)
+            b.add(UInt64(bits))
+            #expect(a.value == b.value)
+        }
+    }
+}

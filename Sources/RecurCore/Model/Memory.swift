@@ -59,6 +59,20 @@ struct FNV1a {
         }
     }
 
+    /// Same result as `add(UInt64(bits))`: the four high bytes are zero, and hashing a zero
+    /// byte is a multiplication by the prime, so they fold into one multiplication by prime⁴.
+    @inline(__always)
+    mutating func add(float bits: UInt32) {
+        var v = value
+        v = (v ^ UInt64(bits & 0xFF)) &* 0x0000_0100_0000_01b3
+        v = (v ^ UInt64((bits >> 8) & 0xFF)) &* 0x0000_0100_0000_01b3
+        v = (v ^ UInt64((bits >> 16) & 0xFF)) &* 0x0000_0100_0000_01b3
+        v = (v ^ UInt64(bits >> 24)) &* 0x0000_0100_0000_01b3
+        value = v &* FNV1a.prime4
+    }
+
+    static let prime4: UInt64 = 0x9ffa_ac08_5635_bc91  // 0x100000001b3 ** 4 mod 2**64
+
     mutating func add(_ s: String) {
         add(UInt64(s.utf8.count))
         for b in s.utf8 { add(byte: b) }

@@ -257,11 +257,11 @@ public final class Model: @unchecked Sendable {
             fp.add(UInt64(UInt32(bitPattern: layer.activation.rawValue)))
         }
         let bodyCount = expected - config.outputSize * (h + 1)
-        for i in 0..<bodyCount { fp.add(UInt64(base[i].bitPattern)) }
+        for i in 0..<bodyCount { fp.add(float: base[i].bitPattern) }
         let body = fp.value
         fp.add(UInt64(config.outputSize))
         fp.add(UInt64(UInt32(bitPattern: config.outputTransform.rawValue)))
-        for i in bodyCount..<expected { fp.add(UInt64(base[i].bitPattern)) }
+        for i in bodyCount..<expected { fp.add(float: base[i].bitPattern) }
         return Storage(
             layout: layout, headOffset: headOffset, headStride: hs, headBiasOffset: headBiasOffset,
             weights: buf, weightCount: total, qweights: qweights, qscales: qscales, headScaleOffset: headScaleOffset,

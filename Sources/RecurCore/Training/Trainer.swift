@@ -335,27 +335,37 @@ public final class Trainer {
         let n = H + 1  // features + bias column
         let O = base.config.outputSize
         let hs = feats.stride
-        // Gram matrix of [f, 1] and right-hand sides, in double.
-        var G = [Double](repeating: 0, count: n * n)
-        var R = [Double](repeating: 0, count: n * O)
-        let block = 32
-        G.withUnsafeMutableBufferPointer { gp in
-            guard let g = gp.baseAddress else { return }
-            var r0 = 0
-            while r0 < feats.rows {
-                let rows = min(block, feats.rows - r0)
-                Kernels.gramUpper(feats.data + r0 * hs, rows: rows, n: H, stride: hs, g: g, ld: n)
-                r0 += rows
+        // One Gram matrix of the augmented rows [f, 1, t] gives the normal matrix of [f, 1]
+        // and the right-hand sides [f, 1]ᵀ t together: float accumulation over blocks of 64
+        // rows in the register-blocked kernel, double across blocks.
+        let n2 = n + O
+        let s2 = Kernels.pad8(n2)
+        let block = 64
+        var G2 = [Double](repeating: 0, count: n2 * n2)
+        let aug = try AlignedBuffer.allocate(floats: block * s2)
+        defer { AlignedBuffer.free(aug) }
+        values.withUnsafeBufferPointer { vp in
+            G2.withUnsafeMutableBufferPointer { gp in
+                guard let g = gp.baseAddress, let v = vp.baseAddress else { return }
+                var r0 = 0
+                while r0 < feats.rows {
+                    let rows = min(block, feats.rows - r0)
+                    for k in 0..<rows {
+                        let row = aug + k * s2
+                        row.update(from: feats.data + (r0 + k) * hs, count: H)
+                        row[H] = 1
+                        (row + n).update(from: v + (r0 + k) * O, count: O)
+                    }
+                    Kernels.gramUpper(aug, rows: rows, n: n2, stride: s2, g: g, ld: n2)
+                    r0 += rows
+                }
             }
         }
-        for r in 0..<feats.rows {
-            let f = feats.data + r * hs
-            for j in 0..<H { G[j * n + H] += Double(f[j]) }
-            for o in 0..<O {
-                let t = Double(values[r * O + o])
-                for j in 0..<H { R[j * O + o] += Double(f[j]) * t }
-                R[H * O + o] += t
-            }
+        var G = [Double](repeating: 0, count: n * n)
+        var R = [Double](repeating: 0, count: n * O)
+        for i in 0..<n {
+            for j in i..<n { G[i * n + j] = G2[i * n2 + j] }
+            for o in 0..<O { R[i * O + o] = G2[i * n2 + n + o] }
         }
         G[H * n + H] = Double(feats.rows)
         for i in 0..<n {

@@ -25,5 +25,10 @@ if [ -x "$root/bench/.venv/bin/python" ]; then py="$root/bench/.venv/bin/python"
 RECUR_LIBRARY="$root/.build/release/librecur.so" PYTHONPATH="$root/bindings/python/src" \
   OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
   "$py" "$root/bench/peers.py" --json "$out/peers.json" "$@"
+if [ "${1:-}" != --quick ]; then
+  echo
+  RECUR_LIBRARY="$root/.build/release/librecur.so" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+    "$py" "$root/bench/finetune_bench.py" --json "$out/finetune_bench.json"
+fi
 echo
 "$py" "$root/bench/report.py" "$out"

@@ -19,7 +19,7 @@ import CRecurKernels
 /// portable SIMD8 code below runs. Selected once at first use and never changed (so it is not
 /// mutable global state); `RECUR_KERNELS=portable` in the environment forces the portable
 /// kernels.
-nonisolated(unsafe) let cpuKernels: rk_kernels = {
+let cpuKernels: rk_kernels = {
     if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" {
         return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil)
     }

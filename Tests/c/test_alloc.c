@@ -40,9 +40,28 @@ int main(void) {
     recur_model_config_num_params(&c, &n);
     float *p = (float *)__libc_calloc(n, sizeof(float));
     for (size_t i = 0; i < n; i++) p[i] = (float)((i * 37) % 101) / 500.0f - 0.1f;
-    recur_model *m = NULL;
-    recur_session *s = NULL, *b = NULL;
+    recur_model *m = NULL, *mq = NULL;
+    recur_session *s = NULL, *b = NULL, *sq = NULL, *bq = NULL, *st = NULL;
     if (recur_model_create(&c, p, n, &m) || recur_session_create(m, &s) || recur_session_create_batch(m, 8, &b)) {
+        fprintf(stderr, "setup failed: %s\n", recur_last_error_message());
+        return 1;
+    }
+    /* the same network with int8 weights; a 12-256-7 network (large enough for the thread
+     * pool to split its products) stepped by a session on 2 threads */
+    c.weight_dtype = RECUR_DTYPE_I8;
+    uint32_t big = 256;
+    recur_model_config cb = recur_model_default_config();
+    cb.input_size = 12;
+    cb.num_layers = 1;
+    cb.layer_sizes = &big;
+    cb.output_size = 7;
+    size_t nb = 0;
+    recur_model_config_num_params(&cb, &nb);
+    float *pb = (float *)__libc_calloc(nb, sizeof(float));
+    for (size_t i = 0; i < nb; i++) pb[i] = (float)((i * 37) % 101) / 2000.0f - 0.025f;
+    recur_model *mb = NULL;
+    if (recur_model_create(&c, p, n, &mq) || recur_session_create(mq, &sq) || recur_session_create_batch(mq, 8, &bq) ||
+        recur_model_create(&cb, pb, nb, &mb) || recur_session_create(mb, &st) || recur_session_set_threads(st, 2)) {
         fprintf(stderr, "setup failed: %s\n", recur_last_error_message());
         return 1;
     }
@@ -51,6 +70,9 @@ int main(void) {
     /* warm up (lazy runtime initialisation may allocate once) */
     recur_session_step(s, x, 12, y, 7);
     recur_session_step(b, x, 96, y, 56);
+    recur_session_step(sq, x, 12, y, 7);
+    recur_session_step(bq, x, 96, y, 56);
+    recur_session_step(st, x, 12, y, 7);
     long before = allocations;
     int bad = 0;
     for (int t = 0; t < 10000; t++) {
@@ -60,9 +82,13 @@ int main(void) {
         bad |= recur_session_run(s, x, 48, 4, y, 28);
         bad |= recur_session_run(b, x, 384, 4, y, 56);
         bad |= recur_session_reset_stream(b, 3);
+        bad |= recur_session_step(sq, x, 12, y, 7);
+        bad |= recur_session_step(bq, x, 96, y, 56);
+        bad |= recur_session_run(sq, x, 48, 4, y, 28);
+        bad |= recur_session_step(st, x, 12, y, 7);
     }
     long during = allocations - before;
-    printf("allocations during 60000 step/run calls: %ld (status %d)\n", during, bad);
+    printf("allocations during 100000 step/run calls (f32, int8, batch, 2 threads): %ld (status %d)\n", during, bad);
     /* The counter must see the library's allocations, or the check above proves nothing. */
     long c0 = allocations;
     recur_session *extra = NULL;
@@ -73,7 +99,12 @@ int main(void) {
     if (seen == 0) during = -1;
     recur_session_free(s);
     recur_session_free(b);
+    recur_session_free(sq);
+    recur_session_free(bq);
+    recur_session_free(st);
     recur_model_free(m);
+    recur_model_free(mq);
+    recur_model_free(mb);
     printf("%d passed, %d failed\n", during == 0 && bad == 0, !(during == 0 && bad == 0));
     return during == 0 && bad == 0 ? 0 : 1;
 }

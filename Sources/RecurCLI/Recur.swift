@@ -169,11 +169,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Steps per repeat.") var steps = 20000
     @Option(help: "Repeats (the median is reported).") var repeats = 11
     @Option(help: "Streams stepped together.") var batch = 1
+    @Option(help: "Threads each step is split across (1-16).") var threads = 1
 
     func run() throws {
         let m = try loadModel(model)
         guard steps >= 1, repeats >= 1, batch >= 1 else { throw CLIError("--steps, --repeats and --batch must be >= 1") }
         let s = try Session(model: m, batchSize: batch)
+        do { try s.setThreads(threads) } catch { throw CLIError("--threads: \(error.message)") }
         var x = [Float](repeating: 0, count: batch * m.config.inputSize)
         for i in x.indices { x[i] = Float(i % 7) * 0.1 - 0.3 }
         var y = [Float](repeating: 0, count: batch * m.config.outputSize)
@@ -192,7 +194,7 @@ struct Bench: ParsableCommand {
         }
         times.sort()
         let med = times[times.count / 2]
-        print("\(model): \(fmt(med, 3)) us per step (median of \(repeats) x \(steps) steps, batch \(batch)" +
+        print("\(model): \(fmt(med, 3)) us per step (median of \(repeats) x \(steps) steps, batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(m.config.weightDType.name) weights" +
               (batch > 1 ? ", \(fmt(Double(batch) / med * 1e6, 0)) stream-steps/s" : "") + ")")
     }
 }
@@ -200,7 +202,7 @@ struct Bench: ParsableCommand {
 // MARK: - convert
 
 struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Rewrite a model with float32 or float16 weight storage (atomic write).")
+    static let configuration = CommandConfiguration(abstract: "Rewrite a model with float32, float16 or int8 weights (atomic write).")
 
     @Argument(help: "Input .recur file.") var input: String
     @Argument(help: "Output .recur file.") var output: String

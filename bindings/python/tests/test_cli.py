@@ -157,11 +157,16 @@ def test_convert_and_bench(tmp_path):
     assert "f16" in r.stdout and out.stat().st_size < 0.6 * MODEL.stat().st_size
     assert recur.Model.load(out).weight_dtype == "f16"
     assert "us per step" in run("bench", out, "--steps", 200, "--repeats", 3).stdout
+    r = run("bench", out, "--steps", 50, "--repeats", 2, "--threads", 2)
+    assert "2 threads" in r.stdout
+    r = run("bench", out, "--threads", 0, ok=False)
+    assert "--threads" in r.stderr
     q = tmp_path / "int8.recur"
     r = run("convert", MODEL, q, "--dtype", "i8")
     assert "i8" in r.stdout and q.stat().st_size < 0.4 * MODEL.stat().st_size
     m8 = recur.Model.load(q)
     assert m8.weight_dtype == "i8"
     assert "i8" in run("inspect", q).stdout
+    assert "i8 weights" in run("bench", q, "--steps", 50, "--repeats", 2).stdout
     r = run("convert", MODEL, out, "--dtype", "f64", ok=False)
     assert "--dtype" in r.stderr

@@ -7,6 +7,7 @@ into bench/.venv). Medians of repeats; thread pools pinned to 1 (and 2 where sta
     python3 bench/peers.py [--quick] [--json PATH]"""
 
 import argparse
+import gc
 import json
 import platform
 import statistics
@@ -215,27 +216,33 @@ def main():
         B = 64
         X = np.random.default_rng(2).standard_normal((B, shape[0])).astype(np.float32)
         row = {}
+
+        def measure(name, make_step):
+            # Each peer on its own: the previous one's objects are freed and its worker threads
+            # (ONNX Runtime and OpenMP spin after a run) are given time to go idle first.
+            gc.collect()
+            time.sleep(0.5)
+            step = make_step()
+            fn = lambda n: [step() for _ in range(n)]  # noqa: E731
+            row[name] = B / median_us(fn, calibrate(fn), repeats) * 1e3
+            del step, fn
+
         for t in (1, 2):
-            bs = m.session(B)
-            bs.threads = t
-            fn = lambda n, bs=bs: [bs.step(X) for _ in range(n)]  # noqa: E731
-            row[f"recur t{t}"] = B / median_us(fn, calibrate(fn), repeats) * 1e3
-        nb = NumpyBatch(c, B)
-        fn = lambda n: [nb.step(X) for _ in range(n)]  # noqa: E731
-        row["numpy"] = B / median_us(fn, calibrate(fn), repeats) * 1e3
+            def mk(t=t):
+                bs = m.session(B)
+                bs.threads = t
+                return lambda: bs.step(X)
+            measure(f"recur t{t}", mk)
+        measure("numpy", lambda: (lambda nb: (lambda: nb.step(X)))(NumpyBatch(c, B)))
         if torch:
             tX = torch.from_numpy(X)
             for t in (1, 2):
                 torch.set_num_threads(t)
-                tn = TorchNet(c, B)
-                fn = lambda n: [tn.step(tX) for _ in range(n)]  # noqa: E731
-                row[f"torch t{t}"] = B / median_us(fn, calibrate(fn), repeats) * 1e3
+                measure(f"torch t{t}", lambda: (lambda tn: (lambda: tn.step(tX)))(TorchNet(c, B)))
             torch.set_num_threads(1)
         if ort:
             for t in (1, 2):
-                on = OrtNet(c, B, t)
-                fn = lambda n: [on.step(X) for _ in range(n)]  # noqa: E731
-                row[f"ORT t{t}"] = B / median_us(fn, calibrate(fn), repeats) * 1e3
+                measure(f"ORT t{t}", lambda t=t: (lambda on: (lambda: on.step(X)))(OrtNet(c, B, t)))
         for k, v in row.items():
             rec(shape, "batch64_kstream_steps_per_s", k, v)
         f = lambda k, w: f"{row[k]:>{w}.0f}" if k in row else f"{'-':>{w}}"  # noqa: E731

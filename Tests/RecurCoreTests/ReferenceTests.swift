@@ -208,7 +208,8 @@ import Testing
     }
 }
 
-/// Sessions split across threads give the bits of one thread (f32 and int8, batch 1 and 5),
+/// Sessions split across threads give the bits of one thread (f32 and int8, batch 1, 5 and 24
+/// -- 24 x 200 units is large enough for the activations to be split by streams too),
 /// and the setting can change between steps.
 @Suite struct ThreadTests {
     @Test(arguments: [WeightDType.f32, .i8])
@@ -217,7 +218,7 @@ import Testing
             inputSize: 40, layers: [LayerConfig(size: 200), LayerConfig(size: 130, activation: .relu)], outputSize: 7,
             outputTransform: .softmax, weightDType: dtype)
         let model = try Model(config: config, parameters: randomParameters(config, seed: 4, scale: 0.2))
-        for batch in [1, 5] {
+        for batch in [1, 5, 24] {
             let one = try Session(model: model, batchSize: batch)
             let many = try Session(model: model, batchSize: batch)
             try many.setThreads(2)

@@ -41,7 +41,7 @@ int main(void) {
     float *p = (float *)__libc_calloc(n, sizeof(float));
     for (size_t i = 0; i < n; i++) p[i] = (float)((i * 37) % 101) / 500.0f - 0.1f;
     recur_model *m = NULL, *mq = NULL;
-    recur_session *s = NULL, *b = NULL, *sq = NULL, *bq = NULL, *st = NULL;
+    recur_session *s = NULL, *b = NULL, *sq = NULL, *bq = NULL, *st = NULL, *bt = NULL;
     if (recur_model_create(&c, p, n, &m) || recur_session_create(m, &s) || recur_session_create_batch(m, 8, &b)) {
         fprintf(stderr, "setup failed: %s\n", recur_last_error_message());
         return 1;
@@ -61,18 +61,20 @@ int main(void) {
     for (size_t i = 0; i < nb; i++) pb[i] = (float)((i * 37) % 101) / 2000.0f - 0.025f;
     recur_model *mb = NULL;
     if (recur_model_create(&c, p, n, &mq) || recur_session_create(mq, &sq) || recur_session_create_batch(mq, 8, &bq) ||
-        recur_model_create(&cb, pb, nb, &mb) || recur_session_create(mb, &st) || recur_session_set_threads(st, 2)) {
+        recur_model_create(&cb, pb, nb, &mb) || recur_session_create(mb, &st) || recur_session_set_threads(st, 2) ||
+        recur_session_create_batch(mb, 64, &bt) || recur_session_set_threads(bt, 2)) {
         fprintf(stderr, "setup failed: %s\n", recur_last_error_message());
         return 1;
     }
-    float x[8 * 12 * 4], y[8 * 7 * 4];
-    for (int i = 0; i < 8 * 12 * 4; i++) x[i] = (float)(i % 13) / 13.0f;
+    static float x[64 * 12 * 4], y[64 * 7 * 4];
+    for (int i = 0; i < 64 * 12 * 4; i++) x[i] = (float)(i % 13) / 13.0f;
     /* warm up (lazy runtime initialisation may allocate once) */
     recur_session_step(s, x, 12, y, 7);
     recur_session_step(b, x, 96, y, 56);
     recur_session_step(sq, x, 12, y, 7);
     recur_session_step(bq, x, 96, y, 56);
     recur_session_step(st, x, 12, y, 7);
+    recur_session_step(bt, x, 64 * 12, y, 64 * 7);
     long before = allocations;
     int bad = 0;
     for (int t = 0; t < 10000; t++) {
@@ -86,9 +88,10 @@ int main(void) {
         bad |= recur_session_step(bq, x, 96, y, 56);
         bad |= recur_session_run(sq, x, 48, 4, y, 28);
         bad |= recur_session_step(st, x, 12, y, 7);
+        if (t % 10 == 0) bad |= recur_session_step(bt, x, 64 * 12, y, 64 * 7);
     }
     long during = allocations - before;
-    printf("allocations during 100000 step/run calls (f32, int8, batch, 2 threads): %ld (status %d)\n", during, bad);
+    printf("allocations during 101000 step/run calls (f32, int8, batch, 2 threads, batch on 2 threads): %ld (status %d)\n", during, bad);
     /* The counter must see the library's allocations, or the check above proves nothing. */
     long c0 = allocations;
     recur_session *extra = NULL;
@@ -102,6 +105,7 @@ int main(void) {
     recur_session_free(sq);
     recur_session_free(bq);
     recur_session_free(st);
+    recur_session_free(bt);
     recur_model_free(m);
     recur_model_free(mq);
     recur_model_free(mb);

@@ -246,12 +246,14 @@ public final class Session {
                 scaleA: sc.map { $0 + L.scaleOffset }, scaleB: sc.map { $0 + L.scaleOffset + L.sizePad },
                 scratch: qscratch, scratchStride: scratchStride)
             product(&job)
-            for b in 0..<B {
-                let hb = h + b * nextStride
-                Kernels.activate(L.activation, hb, valid: L.size, count: L.sizePad)
-                if l + 1 < nLayers {
-                    (state + b * streamStride + layerOffsets[l + 1]).update(from: hb, count: L.size)
-                }
+            var act = StreamActivation(
+                activation: L.activation, h: h, hStride: nextStride, valid: L.size, count: L.sizePad,
+                copyTo: l + 1 < nLayers ? state + layerOffsets[l + 1] : nil, copyStride: streamStride, n: B)
+            if let p = pool, B >= 2, B &* L.sizePad >= 4096 {
+                // Batches: the activations are split across the threads by streams as well.
+                withUnsafeMutablePointer(to: &act) { rk_pool_run(p, streamActivationTask, UnsafeMutableRawPointer($0)) }
+            } else {
+                act.run(part: 0, parts: 1)
             }
         }
         if let y {
@@ -489,6 +491,33 @@ struct RowProduct {
                 bias: bias + r0, out: out + r0, outStride: outStride)
         }
     }
+}
+
+/// Activation of one layer's new state for every stream, then its copy into the next layer's
+/// input part; streams split across the parts.
+@usableFromInline
+struct StreamActivation {
+    let activation: Activation
+    let h: UnsafeMutablePointer<Float>, hStride: Int
+    let valid: Int, count: Int
+    let copyTo: UnsafeMutablePointer<Float>?, copyStride: Int
+    let n: Int
+
+    @inline(__always)
+    func run(part: Int, parts: Int) {
+        let b0 = n * part / parts
+        let b1 = n * (part + 1) / parts
+        for b in b0..<b1 {
+            let hb = h + b * hStride
+            Kernels.activate(activation, hb, valid: valid, count: count)
+            if let copyTo { (copyTo + b * copyStride).update(from: hb, count: valid) }
+        }
+    }
+}
+
+let streamActivationTask: rk_task_fn = { ctx, part, parts in
+    guard let ctx else { return }
+    ctx.assumingMemoryBound(to: StreamActivation.self).pointee.run(part: Int(part), parts: Int(parts))
 }
 
 /// The pool's entry point: ctx is a RowProduct.

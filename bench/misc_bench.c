@@ -21,30 +21,8 @@
 
 extern char **environ;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rs = 7;
-static float frand(float k) {
-    rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
-    return k * ((float)((rs >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f);
-}
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-#define CHECK(c)                                                                          \
-    do {                                                                                  \
-        recur_status s_ = (c);                                                            \
-        if (s_) { fprintf(stderr, "%s: %s\n", #c, recur_last_error_message()); exit(1); } \
-    } while (0)
+#define BENCH_SEED 7
+#include "bench_util.h"
 
 /* Spawn `prog path`, return ms from just before the spawn to the child's output. */
 static double spawn_ms(const char *prog, const char *path, double *y0) {

@@ -86,7 +86,8 @@ public final class Session {
 
     /// Splits each step's matrix products across `n` threads (1...16): the caller plus n - 1
     /// helper threads owned by this session. Results are bit-identical to one thread (rows
-    /// are split, each row is summed as before). Helpers spin for about a millisecond after
+    /// are split and each row is summed as before; batches also split the activations by
+    /// streams). Helpers spin for about a millisecond after
     /// each step waiting for the next one, then sleep; they end when the session is freed or
     /// the setting goes back to 1. On error the setting is unchanged.
     public func setThreads(_ n: Int) throws(RecurError) {

@@ -1,5 +1,5 @@
-"""Writes the fuzzing seed corpus into a directory: valid checkpoints of several shapes (f32 and
-f16, labels, metadata), a head adapter, a state snapshot, the hostile fixtures of the Python
+"""Writes the fuzzing seed corpus into a directory: valid checkpoints of several shapes (f32,
+f16 and int8, labels, metadata), head adapters (f32 and int8), a state snapshot, the hostile fixtures of the Python
 test-suite, and every committed regression fixture.   python3 fuzz/make_corpus.py OUTDIR"""
 
 import sys
@@ -21,15 +21,17 @@ def main(out: Path):
               (12, [(16, "tanh")], 4)]
     n = 0
     for i, (I, layers, O) in enumerate(shapes):
-        for wd in ("f32", "f16"):
+        for wd in ("f32", "f16", "i8"):
             c = random_checkpoint(I, layers, O, seed=i, weight_dtype=wd, output_transform=["none", "softmax"][i % 2],
                                   labels=[f"c{k}" for k in range(O)] if i % 2 else [], metadata={"k": "v"} if i else {})
             (out / f"valid-{i}-{wd}.recur").write_bytes(c.to_bytes())
             n += 1
     base = random_checkpoint(3, [(4, "tanh")], 2, seed=42).to_model()
     (out / "adapter.recur").write_bytes(base.adapter_bytes())
+    base8 = recur.Model.from_bytes(base.to_bytes(weight_dtype="i8"))
+    (out / "adapter-i8.recur").write_bytes(base8.adapter_bytes())
     (out / "snapshot.bin").write_bytes(base.session().state)
-    for name, code, make in test_format.CASES:
+    for name, code, make in test_format.CASES + test_format.I8_CASES:
         safe = "".join(ch if ch.isalnum() else "-" for ch in name)
         data = make()
         if len(data) <= 1 << 16:

@@ -65,6 +65,17 @@ def test_int8_demo_model_keeps_its_accuracy():
     a32, a8 = accuracy(f32, te, te_spk, 1, 5), accuracy(i8, te, te_spk, 1, 5)
     print(f"speakers 1-5: f32 {a32:.4f}  i8 {a8:.4f}  ({n5} utterances)")
     assert abs(round((a32 - a8) * n5)) <= 1
+    # Output error of int8 against float32 over every frame of the test split, relative to the
+    # frame's largest output (softmax probabilities): the figures quoted in bench/README.md.
+    s32, s8, errs = f32.session(), i8.session(), []
+    for x in te:
+        s32.reset()
+        s8.reset()
+        y32, y8 = s32.run(x), s8.run(x)
+        errs.append((np.abs(y8 - y32) / np.abs(y32).max(axis=1, keepdims=True)).reshape(-1))
+    e = np.concatenate(errs)
+    print(f"int8 vs f32 on the demo model: max {e.max():.3e}, mean {e.mean():.3e} of the largest output")
+    assert e.mean() < 1e-2
     p32, _ = enroll(f32, tr, tr_spk, 5, "f32")
     p8, _ = enroll(i8, tr, tr_spk, 5, "i8")
     assert p8.weight_dtype == "i8"

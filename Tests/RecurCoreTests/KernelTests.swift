@@ -215,6 +215,38 @@ import Glibc
         }
     }
 
+    /// The head-gradient kernel equals a loop of per-row axpys bit for bit (both
+    /// implementations), zero coefficients included.
+    @Test func accumulateOuterEqualsAxpyLoop() throws {
+        for (outputs, width, rows) in [(1, 8, 1), (3, 16, 5), (10, 264, 20), (13, 40, 7), (8, 8, 33)] {
+            let f = try AlignedBuffer.allocate(floats: rows * width)
+            let d = try AlignedBuffer.allocate(floats: rows * outputs)
+            let g0 = try AlignedBuffer.allocate(floats: outputs * width)
+            let ref = try AlignedBuffer.allocate(floats: outputs * width)
+            defer { [f, d, g0, ref].forEach { AlignedBuffer.free($0) } }
+            var rng = SplitMix(UInt64(outputs * 100 + rows))
+            for i in 0..<(rows * width) { f[i] = rng.float(-1, 1) }
+            for i in 0..<(rows * outputs) { d[i] = i % 5 == 0 ? 0 : rng.float(-1, 1) }
+            ref.update(repeating: 0, count: outputs * width)
+            for k in 0..<rows {
+                for o in 0..<outputs where d[k * outputs + o] != 0 {
+                    Kernels.axpy(d[k * outputs + o], f + k * width, ref + o * width, width)
+                }
+            }
+            var impls: [(String, () -> Void)] = [("portable", {
+                Kernels.accumulateOuterPortable(g0, outputs: outputs, width: width, f: f, rows: rows, d: d)
+            })]
+            if let k = cpuKernels.outer { impls.append(("avx2", { k(outputs, width, g0, f, rows, d) })) }
+            for (name, run) in impls {
+                g0.update(repeating: 0, count: outputs * width)
+                run()
+                for i in 0..<(outputs * width) {
+                    #expect(g0[i].bitPattern == ref[i].bitPattern, "\(name) \(outputs)x\(width) rows \(rows) element \(i)")
+                }
+            }
+        }
+    }
+
     @Test func activationKeepsPaddingZero() throws {
         let p = try AlignedBuffer.allocate(floats: 16)
         defer { AlignedBuffer.free(p) }

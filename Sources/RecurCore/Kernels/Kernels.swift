@@ -21,7 +21,7 @@ import CRecurKernels
 /// kernels.
 let cpuKernels: rk_kernels = {
     if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" {
-        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil)
+        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil, outer: nil)
     }
     return rk_kernels_avx2()
 }()
@@ -422,6 +422,62 @@ extension Kernels {
         while k < n {
             store8(load8(y + k) + a * load8(x + k), y + k)
             k += 8
+        }
+    }
+
+    /// g[o][0..<width] += Σ_k d[k][o] · f[k][0..<width] for o < outputs, k < rows (g and f rows
+    /// `width` apart, a multiple of 8; d rows `outputs` apart). Each element receives its terms
+    /// in row order computed as `g + d * f`, exactly like a per-row `axpy` (a term with d = 0
+    /// adds a zero, which changes nothing: the sums start at +0 and never become -0), so the bits
+    /// equal a loop of axpys — in the AVX2 kernel (multiply and add, no FMA) and here.
+    @inline(__always)
+    static func accumulateOuter(
+        _ g: UnsafeMutablePointer<Float>, outputs: Int, width: Int, f: UnsafePointer<Float>, rows: Int,
+        d: UnsafePointer<Float>
+    ) {
+        if let fast = cpuKernels.outer {
+            fast(outputs, width, g, f, rows, d)
+        } else {
+            accumulateOuterPortable(g, outputs: outputs, width: width, f: f, rows: rows, d: d)
+        }
+    }
+
+    static func accumulateOuterPortable(
+        _ g: UnsafeMutablePointer<Float>, outputs: Int, width: Int, f: UnsafePointer<Float>, rows: Int,
+        d: UnsafePointer<Float>
+    ) {
+        var o = 0
+        while o + 4 <= outputs {
+            var j = 0
+            while j < width {
+                let g0 = g + o * width + j, g1 = g0 + width, g2 = g1 + width, g3 = g2 + width
+                var a0 = load8(g0), a1 = load8(g1), a2 = load8(g2), a3 = load8(g3)
+                for k in 0..<rows {
+                    let fv = load8(f + k * width + j)
+                    let dk = d + k * outputs + o
+                    a0 = a0 + SIMD8(repeating: dk[0]) * fv
+                    a1 = a1 + SIMD8(repeating: dk[1]) * fv
+                    a2 = a2 + SIMD8(repeating: dk[2]) * fv
+                    a3 = a3 + SIMD8(repeating: dk[3]) * fv
+                }
+                store8(a0, g0)
+                store8(a1, g1)
+                store8(a2, g2)
+                store8(a3, g3)
+                j += 8
+            }
+            o += 4
+        }
+        while o < outputs {
+            var j = 0
+            while j < width {
+                let g0 = g + o * width + j
+                var a0 = load8(g0)
+                for k in 0..<rows { a0 = a0 + SIMD8(repeating: d[k * outputs + o]) * load8(f + k * width + j) }
+                store8(a0, g0)
+                j += 8
+            }
+            o += 1
         }
     }
 

@@ -265,11 +265,15 @@ public final class Trainer {
         let offset = engine.headW
         let w = try AlignedBuffer.allocate(floats: O * hs + Kernels.pad8(O))  // float head weights, then bias
         let gw = try AlignedBuffer.allocate(floats: O * hs + Kernels.pad8(O))
-        let z = try AlignedBuffer.allocate(floats: Kernels.pad8(O))
+        // One sequence's rows at a time: their outputs z and float dz.
+        let maxRows = max(1, feats.rowCount.max() ?? 1)
+        let zb = try AlignedBuffer.allocate(floats: maxRows * O)
+        let db = try AlignedBuffer.allocate(floats: maxRows * O)
         defer {
             AlignedBuffer.free(w)
             AlignedBuffer.free(gw)
-            AlignedBuffer.free(z)
+            AlignedBuffer.free(zb)
+            AlignedBuffer.free(db)
         }
         func loadHead(_ p: [Double]) {
             for o in 0..<O {
@@ -287,25 +291,33 @@ public final class Trainer {
             var sums = Engine.Sums()
             values.withUnsafeBufferPointer { vp in
                 for s in batch {
-                    for k in 0..<feats.rowCount[s] {
-                        let row = feats.rowStart[s] + k
-                        let f = feats.data + row * hs
-                        Kernels.matvecBias(rows: O, cols: hs, w: w, stride: hs, x: f, bias: w + O * hs, out: z)
-                        for o in 0..<O { zd[o] = Double(z[o]) }
+                    let r0 = feats.rowStart[s]
+                    let cnt = feats.rowCount[s]
+                    let f0 = feats.data + r0 * hs
+                    // All rows of the sequence at once: the batched kernel gives each row the
+                    // bits of a matrix-vector product.
+                    Kernels.gemmBias(rows: O, cols: hs, w: w, stride: hs, x: f0, xStride: hs, n: cnt,
+                                     bias: w + O * hs, out: zb, outStride: O)
+                    for k in 0..<cnt {
+                        let row = r0 + k
+                        for o in 0..<O { zd[o] = Double(zb[k * O + o]) }
                         zd.withUnsafeBufferPointer { zp in
                             dz.withUnsafeMutableBufferPointer { dp in
-                                guard let zb = zp.baseAddress else { return }
+                                guard let zbase = zp.baseAddress else { return }
                                 Engine.lossTerm(
-                                    config.loss, z: zb, o: O, classTarget: classes.isEmpty ? 0 : Int(classes[row]),
+                                    config.loss, z: zbase, o: O, classTarget: classes.isEmpty ? 0 : Int(classes[row]),
                                     values: vp.baseAddress.map { $0 + row * O }, dz: dp.baseAddress, sums: &sums)
                             }
                         }
                         for o in 0..<O {
                             let d = Float(dz[o])
-                            if d != 0 { Kernels.axpy(d, f, gw + o * hs, hs) }
+                            db[k * O + o] = d
                             gw[O * hs + o] += d
                         }
                     }
+                    // gw[o] += Σ_k dz[k][o] f[k]: each element summed in row order exactly as a
+                    // per-row axpy, with the gradient rows held in registers.
+                    Kernels.accumulateOuter(gw, outputs: O, width: hs, f: f0, rows: cnt, d: db)
                 }
             }
             for o in 0..<O {

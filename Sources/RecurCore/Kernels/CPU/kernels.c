@@ -196,6 +196,36 @@ AVX2 static void matvec_i8_avx2(size_t rows, size_t cols, size_t split, const in
     }
 }
 
+/* Gradient of a linear head: g[o][0:width] += sum_k d[k*outputs + o] * f[k*width : +width] for
+ * o < outputs, k < rows, each element receiving its terms in row order as g + d*f (a multiply
+ * and an add, no FMA), so the bits equal a loop of per-row axpys (and the portable kernel);
+ * up to 8 gradient rows stay in registers while the rows of f stream past. */
+AVX2 static void outer_avx2(size_t outputs, size_t width, float *g, const float *f, size_t rows, const float *d) {
+    for (size_t o0 = 0; o0 < outputs; o0 += 8) {
+        size_t no = outputs - o0 < 8 ? outputs - o0 : 8;
+        for (size_t j = 0; j < width; j += 8) {
+            __m256 acc[8];
+            for (size_t i = 0; i < no; i++) acc[i] = _mm256_load_ps(g + (o0 + i) * width + j);
+            if (no == 8) {
+                for (size_t k = 0; k < rows; k++) {
+                    __m256 fv = _mm256_load_ps(f + k * width + j);
+                    const float *dk = d + k * outputs + o0;
+                    for (size_t i = 0; i < 8; i++)
+                        acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_broadcast_ss(dk + i), fv));
+                }
+            } else {
+                for (size_t k = 0; k < rows; k++) {
+                    __m256 fv = _mm256_load_ps(f + k * width + j);
+                    const float *dk = d + k * outputs + o0;
+                    for (size_t i = 0; i < no; i++)
+                        acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_broadcast_ss(dk + i), fv));
+                }
+            }
+            for (size_t i = 0; i < no; i++) _mm256_store_ps(g + (o0 + i) * width + j, acc[i]);
+        }
+    }
+}
+
 /* Gram update, register block 4 rows of G x 16 columns (8 accumulators). */
 AVX2 static void gram_avx2(const float *f, size_t rows, size_t n, size_t stride, double *g, size_t ld) {
     for (size_t j0 = 0; j0 < n; j0 += 16) {
@@ -240,19 +270,20 @@ AVX2 static void gram_avx2(const float *f, size_t rows, size_t n, size_t stride,
 }
 
 rk_kernels rk_kernels_avx2(void) {
-    rk_kernels k = {0, 0, 0, 0};
+    rk_kernels k = {0, 0, 0, 0, 0};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         k.matvec = matvec_avx2;
         k.gemm = gemm_avx2;
         k.matvec_i8 = matvec_i8_avx2;
         k.gram = gram_avx2;
+        k.outer = outer_avx2;
     }
     return k;
 }
 #else
 rk_kernels rk_kernels_avx2(void) {
-    rk_kernels k = {0, 0, 0, 0};
+    rk_kernels k = {0, 0, 0, 0, 0};
     return k;
 }
 #endif

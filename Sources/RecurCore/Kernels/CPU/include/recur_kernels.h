@@ -31,11 +31,16 @@ typedef void (*rk_matvec_i8_fn)(size_t rows, size_t cols, size_t split, const in
  * triangle. */
 typedef void (*rk_gram_fn)(const float *f, size_t rows, size_t n, size_t stride, double *g, size_t ld);
 
+/* g[o][0:width] += sum_k d[k*outputs + o] * f[k][0:width] (g and f rows `width` apart, width a
+ * multiple of 8, 32-byte aligned), each element summed in row order as g + d*f without FMA. */
+typedef void (*rk_outer_fn)(size_t outputs, size_t width, float *g, const float *f, size_t rows, const float *d);
+
 typedef struct {
     rk_matvec_fn matvec;
     rk_gemm_fn gemm;
     rk_matvec_i8_fn matvec_i8;
     rk_gram_fn gram;
+    rk_outer_fn outer;
 } rk_kernels;
 
 /* The AVX2+FMA kernels, or all NULL when the CPU does not support them. */

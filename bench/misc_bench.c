@@ -1,13 +1,13 @@
 /* Benchmark: cold start (process start -> first step output) beside a plain-C program doing
- * the same from raw float32 weights, checkpoint size and load time per MB for f32/f16/i8
- * storage, and resident bytes per parameter and per session (glibc mallinfo2 deltas).
+ * the same from raw float32 weights, and checkpoint size and load time per MB for f32/f16/i8
+ * storage. (Resident bytes per parameter and per session: Tests/reliability/memory.c figures,
+ * which bench/run.sh runs too.)
  *   misc_bench [--quick] [--json PATH] [--dir DIR]
  * The cold-start children are bench/coldstart.c built twice: coldstart_recur (linked to
  * librecur) and coldstart_plain (plain C, not linked to it). */
 #define _GNU_SOURCE
 #include <recur.h>
 
-#include <malloc.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -49,11 +49,6 @@ static double spawn_ms(const char *prog, const char *path, double *y0) {
     return (t1 - t0) * 1e3;
 }
 
-static size_t heap_in_use(void) {
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-
 int main(int argc, char **argv) {
     int quick = 0;
     const char *json = NULL, *dir = "/tmp";
@@ -81,7 +76,6 @@ int main(int argc, char **argv) {
     const char *dn[3] = {"f32", "f16", "i8"};
     const int dt[3] = {RECUR_DTYPE_F32, RECUR_DTYPE_F16, RECUR_DTYPE_I8};
     char path64[4096] = "", raw64[4096] = "";
-    size_t model_bytes_per_param_x1000 = 0;
     for (int si = 0; si < 2; si++) {
         uint32_t H = (uint32_t)shapes[si][1];
         recur_model_config cfg = recur_model_default_config();
@@ -132,45 +126,13 @@ int main(int argc, char **argv) {
             }
             free(buf);
         }
-        /* 2. Resident bytes: model per parameter, session (after a warm-up load). */
-        if (si == 0) {
-            recur_model *w = NULL;
-            recur_session *ws = NULL;
-            CHECK(recur_model_create(&cfg, p, n, &w));
-            CHECK(recur_session_create(w, &ws));
-            recur_session_free(ws);
-            recur_model_free(w);
-            for (int d = 0; d < 3; d += 2) {
-                cfg.weight_dtype = dt[d];
-                size_t h0 = heap_in_use();
-                recur_model *mm = NULL;
-                CHECK(recur_model_create(&cfg, p, n, &mm));
-                size_t h1 = heap_in_use();
-                recur_session *ss = NULL;
-                CHECK(recur_session_create(mm, &ss));
-                size_t h2 = heap_in_use();
-                recur_session *sb = NULL;
-                CHECK(recur_session_create_batch(mm, 64, &sb));
-                size_t h3 = heap_in_use();
-                printf("%s 64-256-10 resident: model %.2f bytes/parameter (%zu B for %zu parameters), session %zu B, batch-64 session %zu B\n",
-                       dn[d], (double)(h1 - h0) / n, h1 - h0, n, h2 - h1, h3 - h2);
-                if (js)
-                    fprintf(js, "  {\"memory\": \"%s\", \"shape\": [64, 256, 10], \"model_bytes\": %zu, \"parameters\": %zu, \"bytes_per_parameter\": %.3f, \"session_bytes\": %zu, \"batch64_session_bytes\": %zu},\n",
-                            dn[d], h1 - h0, n, (double)(h1 - h0) / n, h2 - h1, h3 - h2);
-                if (d == 0) model_bytes_per_param_x1000 = (h1 - h0) * 1000 / n;
-                recur_session_free(sb);
-                recur_session_free(ss);
-                recur_model_free(mm);
-            }
-            cfg.weight_dtype = RECUR_DTYPE_F32;
-        }
         recur_model_free(m);
         free(p);
     }
-    (void)model_bytes_per_param_x1000;
     if (js) fprintf(js, "  {}\n],\n");
 
-    /* 3. Cold start, recur and plain C alternately. */
+    /* 2. Cold start, recur and plain C alternately. (Resident bytes: Tests/reliability/memory.c
+     * figures, which bench/run.sh runs after this.) */
     int reps = quick ? 7 : 31;
     double tr[64], tc[64], y0r = 0, y0c = 0;
     for (int r = -2; r < reps; r++) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: recur from C beside a plain-C reference (step_bench, misc_bench), then recur
+# make bench: recur from C beside a plain-C reference (step_bench, misc_bench, the resident-memory
+# table of Tests/reliability/memory.c), then recur
 # from Python beside numpy / PyTorch / ONNX Runtime when they are installed (bench/peers.py;
 # bench/setup-peers.sh installs them into bench/.venv), all in one run; bench/report.py prints
 # the combined table and writes .build/bench/report.json.
@@ -19,6 +20,12 @@ cc -std=c99 -O2 -Wall -Wextra -DPLAIN -I"$root/bench" "$root/bench/coldstart.c" 
 "$out/step_bench" --json "$out/step_bench.json" "$@"
 echo
 "$out/misc_bench" --json "$out/misc_bench.json" --dir "$out" "$@"
+echo
+# Resident memory: the reliability suite's malloc-counting tool (Tests/reliability/memory.c).
+cc -std=c99 -O2 -Wall -I"$root/include" "$root/Tests/reliability/memory.c" \
+   -L"$root/.build/release" -lrecur -Wl,-rpath,"$root/.build/release" -o "$out/memory"
+echo "resident heap bytes (malloc interposed):"
+"$out/memory" figures | tee "$out/memory_figures.md"
 echo
 py=python3
 if [ -x "$root/bench/.venv/bin/python" ]; then py="$root/bench/.venv/bin/python"; fi

@@ -1,6 +1,7 @@
 /* Memory checks through the C API.
  *   memory cycles N     N load/create/step/free cycles; resident memory must stay flat
- *   memory figures      live heap bytes of a loaded model and of a session, per shape
+ *   memory figures      live heap bytes of a loaded model (float32 and int8 weights) and of a
+ *                       session, per shape (make bench prints this table too)
  * malloc & co. are interposed to count live heap bytes (malloc_usable_size). */
 #define _GNU_SOURCE
 #include <recur.h>
@@ -40,10 +41,11 @@ static long rss_kb(void) {
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static recur_model *make(uint32_t I, uint32_t H, uint32_t O, uint32_t L, size_t *np) {
+static recur_model *make_dtype(uint32_t I, uint32_t H, uint32_t O, uint32_t L, int32_t dtype, size_t *np) {
     uint32_t sizes[4] = {H, H, H, H};
     recur_model_config c = recur_model_default_config();
     c.input_size = I; c.num_layers = L; c.layer_sizes = sizes; c.output_size = O;
+    c.weight_dtype = dtype;
     recur_model_config_num_params(&c, np);
     float *p = __libc_calloc(*np, sizeof(float));
     uint64_t st = 12345;
@@ -55,6 +57,10 @@ static recur_model *make(uint32_t I, uint32_t H, uint32_t O, uint32_t L, size_t 
     if (recur_model_create(&c, p, *np, &m)) { fprintf(stderr, "%s\n", recur_last_error_message()); exit(1); }
     __libc_free(p);
     return m;
+}
+
+static recur_model *make(uint32_t I, uint32_t H, uint32_t O, uint32_t L, size_t *np) {
+    return make_dtype(I, H, O, L, RECUR_DTYPE_F32, np);
 }
 
 int main(int argc, char **argv) {
@@ -97,8 +103,8 @@ int main(int argc, char **argv) {
     }
     if (argc >= 2 && !strcmp(argv[1], "figures")) {
         const uint32_t shapes[4][4] = {{10, 20, 5, 1}, {64, 256, 10, 1}, {128, 512, 10, 2}, {256, 1024, 32, 1}};
-        printf("| shape (I,H,O,L) | parameters | model heap bytes | bytes / parameter | peak during load (from memory) | session heap bytes | batch-64 session bytes |\n");
-        printf("|---|---|---|---|---|---|---|\n");
+        printf("| shape (I,H,O,L) | parameters | model heap bytes | bytes / parameter | peak during load (from memory) | session heap bytes | batch-64 session bytes | int8 model bytes / parameter |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
         for (int k = 0; k < 4; k++) {
             size_t np = 0;
             long l0 = live;
@@ -125,8 +131,13 @@ int main(int argc, char **argv) {
             l1 = live;
             recur_session_create_batch(m, 64, &b);
             long lb = live - l1;
-            printf("| %u,%u,%u,%u | %zu | %ld | %.2f | %ld (%.1f B/param) | %ld | %ld |\n", shapes[k][0], shapes[k][1],
-                   shapes[k][2], shapes[k][3], np, lm, (double)lm / np, lpeak, (double)lpeak / np, ls, lb);
+            size_t np8 = 0;
+            long l8 = live;
+            recur_model *m8 = make_dtype(shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3], RECUR_DTYPE_I8, &np8);
+            long lm8 = live - l8;
+            recur_model_free(m8);
+            printf("| %u,%u,%u,%u | %zu | %ld | %.2f | %ld (%.1f B/param) | %ld | %ld | %.2f |\n", shapes[k][0], shapes[k][1],
+                   shapes[k][2], shapes[k][3], np, lm, (double)lm / np, lpeak, (double)lpeak / np, ls, lb, (double)lm8 / np8);
             recur_session_free(s);
             recur_session_free(b);
             recur_model_free(m);

@@ -26,6 +26,8 @@ def test_memory_figures():
     rows = [l for l in r.stdout.splitlines() if l.startswith("| 64,256")]
     per_param = float(rows[0].split("|")[4])
     assert 4.0 <= per_param < 4.2  # float32 weights, padded rows
+    int8_per_param = float(rows[0].split("|")[8])
+    assert 5.0 <= int8_per_param < 5.3  # int8 rows + scales + the dequantised float32 copy
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")

@@ -63,7 +63,7 @@ public final class Session {
             throw error
         }
         if model.qweights != nil {
-            let widest = Kernels.pad8(max(model.headStride, model.layout.map { $0.stride }.max() ?? 0) + 16)
+            let widest = max(model.headStride, model.layout.map { $0.stride }.max() ?? 0)
             do {
                 self.qscratch = try AlignedBuffer.allocate(int16: widest)
                 self.scratchStride = widest

@@ -156,6 +156,7 @@ def main():
     ap.add_argument("--json", default=str(ROOT / ".build" / "bench" / "peers.json"))
     a = ap.parse_args()
     repeats = 5 if a.quick else 15
+    rounds = 3 if a.quick else 7  # batched peers: rounds of turns
     versions = {"recur": recur.library_version(), "numpy": np.__version__, "python": platform.python_version(),
                 "torch": torch.__version__ if torch else None, "onnxruntime": ort.__version__ if ort else None}
     print("peers (Python): " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) +
@@ -208,45 +209,60 @@ def main():
         f = lambda k: f"{row[k]:>9.2f}" if k in row else f"{'-':>9}"  # noqa: E731
         print(f"{','.join(map(str, shape)):<16}{row['recur step']:>11.2f}{row['recur run']:>11.3f}{f('numpy')}{f('torch')}{f('ORT')}")
 
-    print(f"\n64 streams stepped together, thousands of stream-steps per second (t = threads)")
-    print(f"{'shape':<16}{'recur t1':>10}{'recur t2':>10}{'numpy':>9}{'torch t1':>10}{'torch t2':>10}{'ORT t1':>9}{'ORT t2':>9}")
+    print(f"\n64 streams stepped together, thousands of stream-steps per second (t = threads); the peers")
+    print(f"take turns in {rounds} rounds (each after 0.3 s idle: ORT's and OpenMP's workers spin after a")
+    print(f"run); medians, and the median of the per-round ratios recur / ONNX Runtime")
+    print(f"{'shape':<16}{'recur t1':>10}{'recur t2':>10}{'numpy':>9}{'torch t1':>10}{'torch t2':>10}{'ORT t1':>9}{'ORT t2':>9}"
+          f"{'r/ORT t1':>10}{'r/ORT t2':>10}")
     for shape in BATCH_SHAPES:
         c = make(*shape)
         m = c.to_model()
         B = 64
         X = np.random.default_rng(2).standard_normal((B, shape[0])).astype(np.float32)
         row = {}
-
-        def measure(name, make_step):
-            # Each peer on its own: the previous one's objects are freed and its worker threads
-            # (ONNX Runtime and OpenMP spin after a run) are given time to go idle first.
-            gc.collect()
-            time.sleep(0.5)
-            step = make_step()
-            fn = lambda n: [step() for _ in range(n)]  # noqa: E731
-            row[name] = B / median_us(fn, calibrate(fn), repeats) * 1e3
-            del step, fn
-
         for t in (1, 2):
-            def mk(t=t):
-                bs = m.session(B)
-                bs.threads = t
-                return lambda: bs.step(X)
-            measure(f"recur t{t}", mk)
-        measure("numpy", lambda: (lambda nb: (lambda: nb.step(X)))(NumpyBatch(c, B)))
-        if torch:
-            tX = torch.from_numpy(X)
-            for t in (1, 2):
+            steps = {}
+            bs = m.session(B)
+            bs.threads = t
+            steps[f"recur t{t}"] = lambda bs=bs: bs.step(X)
+            if t == 1:
+                steps["numpy"] = (lambda nb: (lambda: nb.step(X)))(NumpyBatch(c, B))
+            if torch:
                 torch.set_num_threads(t)
-                measure(f"torch t{t}", lambda: (lambda tn: (lambda: tn.step(tX)))(TorchNet(c, B)))
-            torch.set_num_threads(1)
-        if ort:
-            for t in (1, 2):
-                measure(f"ORT t{t}", lambda t=t: (lambda on: (lambda: on.step(X)))(OrtNet(c, B, t)))
+                tX = torch.from_numpy(X)
+                steps[f"torch t{t}"] = (lambda tn: (lambda: tn.step(tX)))(TorchNet(c, B))
+            if ort:
+                steps[f"ORT t{t}"] = (lambda on: (lambda: on.step(X)))(OrtNet(c, B, t))
+            counts = {}
+            for name, step in steps.items():
+                fn = lambda n, step=step: [step() for _ in range(n)]  # noqa: E731
+                fn(3)
+                counts[name] = calibrate(fn, 0.1)
+            per = {name: [] for name in steps}
+            for _ in range(rounds):
+                for name, step in steps.items():
+                    gc.collect()
+                    time.sleep(0.3)
+                    n = counts[name]
+                    t0 = time.perf_counter()
+                    for _ in range(n):
+                        step()
+                    per[name].append(B * n / (time.perf_counter() - t0) / 1e3)
+            for name, v in per.items():
+                row[name] = statistics.median(v)
+            if f"ORT t{t}" in per:
+                row[f"ratio t{t}"] = statistics.median(r / o for r, o in zip(per[f"recur t{t}"], per[f"ORT t{t}"]))
+            del steps, bs
+            if torch:
+                torch.set_num_threads(1)
         for k, v in row.items():
-            rec(shape, "batch64_kstream_steps_per_s", k, v)
-        f = lambda k, w: f"{row[k]:>{w}.0f}" if k in row else f"{'-':>{w}}"  # noqa: E731
-        print(f"{','.join(map(str, shape)):<16}{f('recur t1', 10)}{f('recur t2', 10)}{f('numpy', 9)}{f('torch t1', 10)}{f('torch t2', 10)}{f('ORT t1', 9)}{f('ORT t2', 9)}")
+            if k.startswith("ratio"):
+                rec(shape, "batch64_round_ratio_vs_ORT", "recur " + k.split()[1], v)
+            else:
+                rec(shape, "batch64_kstream_steps_per_s", k, v)
+        f = lambda k, w, d=0: f"{row[k]:>{w}.{d}f}" if k in row else f"{'-':>{w}}"  # noqa: E731
+        print(f"{','.join(map(str, shape)):<16}{f('recur t1', 10)}{f('recur t2', 10)}{f('numpy', 9)}{f('torch t1', 10)}"
+              f"{f('torch t2', 10)}{f('ORT t1', 9)}{f('ORT t2', 9)}{f('ratio t1', 10, 2)}{f('ratio t2', 10, 2)}")
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps({"versions": versions, "results": results}, indent=1))
 

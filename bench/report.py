@@ -19,8 +19,9 @@ def main():
     step, misc, peers, ft = (load(d, n) for n in ("step_bench.json", "misc_bench.json", "peers.json", "finetune_bench.json"))
     rows = []
 
-    def row(what, recur, peer_name, peer, target, ok, unit=""):
-        ratio = recur / peer if (peer and recur is not None) else None
+    def row(what, recur, peer_name, peer, target, ok, unit="", ratio=None):
+        if ratio is None:
+            ratio = recur / peer if (peer and recur is not None) else None
         rows.append({"what": what, "recur": recur, "peer": peer_name, "peer_value": peer, "ratio": ratio,
                      "target": target, "met": ok, "unit": unit})
 
@@ -71,7 +72,12 @@ def main():
             for t in (1, 2):
                 rv, ov = get(shape, "batch64_kstream_steps_per_s", f"recur t{t}"), get(shape, "batch64_kstream_steps_per_s", f"ORT t{t}")
                 tv = get(shape, "batch64_kstream_steps_per_s", f"torch t{t}")
-                if rv and (ov or tv):
+                rr = get(shape, "batch64_round_ratio_vs_ORT", f"recur t{t}")
+                if rv and ov and rr:
+                    # the peers took turns; the ratio is the median of the per-round ratios
+                    row(f"batch-64 {shape_s(shape)} t={t} (k stream-steps/s)", rv, "ONNX Runtime one-step graph", ov,
+                        ">= 1.0x", rr >= 1.0, ratio=rr)
+                elif rv and (ov or tv):
                     name, pv = ("ONNX Runtime one-step graph", ov) if ov else ("PyTorch", tv)
                     row(f"batch-64 {shape_s(shape)} t={t} (k stream-steps/s)", rv, name, pv, ">= 1.0x", rv >= pv)
         for shape in ((64, 256, 10, 1),):

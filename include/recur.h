@@ -368,8 +368,17 @@ RECUR_API recur_status recur_session_create(const recur_model *model, recur_sess
 
 /** A session of `batch` independent streams (1 .. RECUR_MAX_BATCH) stepped
  * together. Inputs are laid out stream-major ([stream][input]); outputs
- * likewise. Each stream's results equal those of a separate one-stream
- * session bit for bit. */
+ * likewise. A stream's results depend only on its own inputs and state, never on
+ * the other streams, and repeat bit for bit. With 2 or 3 streams, or on CPUs
+ * without AVX2+FMA, they equal a separate one-stream session bit for bit. From
+ * 4 streams on AVX2+FMA CPUs the float32 layers run a GEMM kernel that sums each
+ * output as one fused multiply-add chain (about 1.4x the throughput of the
+ * matrix-vector order), so they equal a one-stream session to float rounding (a
+ * few ulp), and any two such batches bit for bit. The first such session of a
+ * model makes the model keep its layer weights a second time in
+ * packed panels (shared by all its sessions, freed with the model).
+ * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_INVALID_ARGUMENT,
+ * RECUR_E_OUT_OF_MEMORY. */
 RECUR_API recur_status recur_session_create_batch(const recur_model *model, size_t batch,
                                                   recur_session **out);
 
@@ -386,7 +395,9 @@ RECUR_API recur_status recur_session_batch_size(const recur_session *session, si
 
 /** Split each step of this session across `threads` threads (1..16; default 1, the calling
  * thread only). With more than 1 the session owns threads - 1 helper threads that take a share
- * of the rows of every large matrix product (outputs are bit-identical to 1 thread); they spin
+ * of the rows of every large matrix product - or, for batches of at least 4 streams per thread
+ * of a model whose weights fit in 1 MiB, a share of the streams through the whole step
+ * (outputs are bit-identical to 1 thread either way); they spin
  * for about a millisecond after each step waiting for the next one, then sleep, and end when
  * the setting returns to 1 or the session is freed. Worth it for large layers (>= ~512 units)
  * on a machine with idle cores; see bench/README.md. Clones start with 1 thread.

@@ -130,6 +130,113 @@ import Glibc
         }
     }
 
+    /// The packed GEMM kernel (batches of >= Session.packedMinBatch streams on AVX2): each
+    /// output is exactly one fused multiply-add chain over the columns plus the bias (checked
+    /// against `Float.addingProduct`, which is a correctly rounded fma), whatever the panel,
+    /// stream-block or row split; and it meets the double oracle.
+    @Test func packedGemmIsOneFmaChainPerOutput() throws {
+        guard let pack = cpuKernels.pack16, let gemm = cpuKernels.gemm_packed else { return }
+        for (rows, cols, n) in [(1, 3, 1), (5, 8, 2), (16, 16, 6), (17, 13, 7), (33, 70, 9), (40, 24, 10), (256, 320, 64)] {
+            let stride = Kernels.pad8(cols)
+            let xs = stride + 8
+            let os = rows + 3
+            let panels = (rows + 15) / 16
+            let w = try AlignedBuffer.allocate(floats: rows * stride)
+            let pk = try AlignedBuffer.allocate(floats: panels * 16 * stride)
+            let x = try AlignedBuffer.allocate(floats: n * xs)
+            let b = try AlignedBuffer.allocate(floats: rows)
+            let out = try AlignedBuffer.allocate(floats: n * os)
+            let out2 = try AlignedBuffer.allocate(floats: n * os)
+            defer { [w, pk, x, b, out, out2].forEach { AlignedBuffer.free($0) } }
+            var rng = SplitMix(UInt64(rows * 31 + n))
+            for r in 0..<rows {
+                for c in 0..<cols { w[r * stride + c] = rng.float(-1, 1) }
+                b[r] = rng.float(-1, 1)
+            }
+            for s in 0..<n { for c in 0..<cols { x[s * xs + c] = rng.float(-1, 1) } }
+            pack(rows, stride, w, stride, pk)
+            gemm(rows, stride, pk, x, xs, n, b, out, os)
+            // The same products split by panels (as threads split them) and stream by stream.
+            for p in 0..<panels {
+                let r0 = 16 * p, r1 = min(rows, r0 + 16)
+                for s in 0..<n {
+                    gemm(r1 - r0, stride, pk + r0 * stride, x + s * xs, xs, 1, b + r0, out2 + s * os + r0, os)
+                }
+            }
+            var bad = 0, oracleBad = 0
+            for s in 0..<n {
+                for r in 0..<rows {
+                    var acc: Float = 0
+                    for c in 0..<stride { acc = acc.addingProduct(w[r * stride + c], x[s * xs + c]) }
+                    acc = acc + b[r]
+                    if out[s * os + r].bitPattern != acc.bitPattern || out2[s * os + r].bitPattern != acc.bitPattern { bad += 1 }
+                    var ref = Double(b[r]), mag = abs(Double(b[r]))
+                    for c in 0..<cols {
+                        ref += Double(w[r * stride + c]) * Double(x[s * xs + c])
+                        mag += abs(Double(w[r * stride + c]) * Double(x[s * xs + c]))
+                    }
+                    if abs(Double(out[s * os + r]) - ref) > Double(cols + 1) * 1.2e-7 * mag { oracleBad += 1 }
+                }
+            }
+            #expect(bad == 0, "\(rows)x\(cols) n\(n): \(bad) outputs differ from the fma chain")
+            #expect(oracleBad == 0, "\(rows)x\(cols) n\(n): \(oracleBad) outputs outside the error bound")
+        }
+    }
+
+    /// The AVX2 tanh and sigmoid (fused multiply-adds): the documented accuracy against double
+    /// libm over a dense grid, within 2 ulp-ish of the portable functions, and the same special
+    /// values (NaN stays NaN so the step's overflow check sees it; +-Inf and |x| >= 10 saturate).
+    @Test func avx2ActivationsMeetTheBoundAndSpecialValues() throws {
+        guard let tanhFast = cpuKernels.tanh, let sigFast = cpuKernels.sigmoid else { return }
+        var vals: [Float] = []
+        var x = -30.0
+        while x < 30.0 {
+            vals.append(Float(x))
+            x += 0.00137
+        }
+        while vals.count % 8 != 0 { vals.append(0.5) }
+        let n = vals.count
+        let a = try AlignedBuffer.allocate(floats: n)
+        defer { AlignedBuffer.free(a) }
+        for (f, name) in [(tanhFast, "tanh"), (sigFast, "sigmoid")] {
+            for i in 0..<n { a[i] = vals[i] }
+            f(a, n)
+            var maxAbs = 0.0, maxRel = 0.0, maxVsPortable: Float = 0
+            var k = 0
+            while k < n {
+                var v = SIMD8<Float>()
+                for j in 0..<8 { v[j] = vals[k + j] }
+                let portable = name == "tanh" ? Kernels.tanh8(v) : Kernels.sigmoid8(v)
+                for j in 0..<8 {
+                    let xd = Double(vals[k + j])
+                    let ref = name == "tanh" ? tanh(xd) : 1 / (1 + exp(-xd))
+                    let err = abs(Double(a[k + j]) - ref)
+                    maxAbs = max(maxAbs, err)
+                    if abs(ref) > 1e-30 { maxRel = max(maxRel, err / abs(ref)) }
+                    maxVsPortable = max(maxVsPortable, abs(a[k + j] - portable[j]))
+                }
+                k += 8
+            }
+            #expect(maxAbs < 3e-7, "\(name) max abs error \(maxAbs)")
+            if name == "tanh" { #expect(maxRel < 3e-7, "tanh max rel error \(maxRel)") }
+            #expect(maxVsPortable <= 2.5e-7, "\(name) vs portable \(maxVsPortable)")
+        }
+        let special: [Float] = [.nan, .infinity, -.infinity, 10, -10, 50, -50, 0, 1e-40, -1e-40, 88.8, -88.8, 3e38, -3e38, 0.625, -0.625]
+        let m = (special.count + 7) / 8 * 8
+        let t = try AlignedBuffer.allocate(floats: m)
+        let sg = try AlignedBuffer.allocate(floats: m)
+        defer { AlignedBuffer.free(t); AlignedBuffer.free(sg) }
+        for i in 0..<special.count { t[i] = special[i]; sg[i] = special[i] }
+        tanhFast(t, m)
+        sigFast(sg, m)
+        #expect(t[0].isNaN && sg[0].isNaN)
+        #expect(t[1] == 1 && t[2] == -1 && t[3] == 1 && t[4] == -1 && t[5] == 1 && t[6] == -1)
+        #expect(sg[1] == 1 && sg[2] >= 0 && sg[2] < 1e-37 && sg[5] == 1)
+        #expect(t[7] == 0 && sg[7] == 0.5)
+        for i in 1..<special.count { #expect(t[i].isFinite && sg[i].isFinite, "\(special[i])") }
+        #expect(abs(t[14] - Float(tanh(0.625))) < 3e-7 && t[15] == -t[14])
+    }
+
     /// int8 rows with two segments and per-row scales: both implementations give the same
     /// bits (exact integer sums), and meet the double oracle within the int16 activation
     /// rounding (|dx| <= max|x_seg|/65534) plus float rounding.

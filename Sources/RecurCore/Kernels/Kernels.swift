@@ -21,7 +21,7 @@ import CRecurKernels
 /// kernels.
 let cpuKernels: rk_kernels = {
     if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" {
-        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil, outer: nil)
+        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil, outer: nil, pack16: nil, gemm_packed: nil, tanh: nil, sigmoid: nil)
     }
     return rk_kernels_avx2()
 }()
@@ -104,6 +104,8 @@ enum Kernels {
 
     /// Batched: out[b*os + r] = dot(w_r, x + b*xs) + bias[r] for r < rows, b < n. Each output is
     /// summed exactly as `matvecBias` sums it, so a batch gives the bits of separate steps.
+    /// (Sessions of `Session.packedMinBatch`+ streams use the packed GEMM kernel instead when
+    /// the CPU kernels have one: see `RowProduct`.)
     @inline(__always)
     static func gemmBias(
         rows: Int, cols: Int, w: UnsafePointer<Float>, stride: Int,
@@ -272,11 +274,19 @@ enum Kernels {
                 k += 8
             }
         case .tanh:
+            if let fast = cpuKernels.tanh {
+                fast(v, count)
+                k = count
+            }
             while k < count {
                 store8(tanh8(load8(v + k)), v + k)
                 k += 8
             }
         case .sigmoid:
+            if let fast = cpuKernels.sigmoid {
+                fast(v, count)
+                k = count
+            }
             while k < count {
                 store8(sigmoid8(load8(v + k)), v + k)
                 k += 8

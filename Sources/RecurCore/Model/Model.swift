@@ -1,3 +1,5 @@
+import CRecurKernels
+
 /// Where one layer's weights sit in the model's padded buffer.
 @usableFromInline
 struct LayerLayout: Sendable {
@@ -39,6 +41,12 @@ public final class Model: @unchecked Sendable {
     @usableFromInline let qweights: UnsafeMutablePointer<Int8>?
     @usableFromInline let qscales: UnsafeMutablePointer<Float>?
     @usableFromInline let headScaleOffset: Int
+    /// Batched sessions on the AVX2 kernels (`Session.packedMinBatch` streams or more): the
+    /// layer weight rows copied into panels of 16 rows for the packed GEMM kernel, layer l at
+    /// `packedOffsets[l]` (`packedCount` floats). Built on first use by `packedWeights()`,
+    /// then shared read-only; published through a pointer slot that ends the weight buffer.
+    let packedOffsets: [Int]
+    let packedCount: Int
 
     /// Builds a model from canonical parameters (see `ModelConfig.tensorSpecs`:
     /// per layer W (H x I), U (H x H), b (H); then Wo (O x H), bo (O); row-major).
@@ -79,11 +87,20 @@ public final class Model: @unchecked Sendable {
         self.qweights = s.qweights
         self.qscales = s.qscales
         self.headScaleOffset = s.headScaleOffset
+        var off = 0
+        var offsets: [Int] = []
+        for lay in s.layout {
+            offsets.append(off)
+            off += (lay.size + 15) / 16 * 16 * lay.stride
+        }
+        self.packedOffsets = offsets
+        self.packedCount = off
         self.bodyFingerprint = s.bodyFingerprint
         self.fingerprint = s.fingerprint
     }
 
     deinit {
+        if let p = rk_slot_load(packedSlot) { AlignedBuffer.free(p.assumingMemoryBound(to: Float.self)) }
         AlignedBuffer.free(weights)
         if let q = qweights { AlignedBuffer.free(q) }
         if let q = qscales { AlignedBuffer.free(q) }
@@ -187,7 +204,8 @@ public final class Model: @unchecked Sendable {
         total += config.outputSize * hs
         let headBiasOffset = total
         total += Kernels.pad8(config.outputSize)
-        let buf = try AlignedBuffer.allocate(floats: total)
+        // One pointer-sized slot (zero) after the weights: `packedSlot`.
+        let buf = try AlignedBuffer.allocate(floats: total + Model.slotFloats)
 
         // Scatter canonical parameters into the padded layout.
         var src = 0
@@ -266,6 +284,32 @@ public final class Model: @unchecked Sendable {
             layout: layout, headOffset: headOffset, headStride: hs, headBiasOffset: headBiasOffset,
             weights: buf, weightCount: total, qweights: qweights, qscales: qscales, headScaleOffset: headScaleOffset,
             bodyFingerprint: body, fingerprint: fp.value)
+    }
+
+    /// Floats reserved after the weights for `packedSlot` (8 bytes, 32-byte aligned there).
+    static let slotFloats = 2
+
+    /// The atomic pointer slot behind `packedWeights()` (NULL until the first batched session).
+    var packedSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        UnsafeMutableRawPointer(weights + weightCount).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    }
+
+    /// The packed panels for batched sessions, built once per model (under concurrent first
+    /// uses every thread gets the same published copy); nil on int8 models or without the
+    /// AVX2 kernels (the portable kernels use the row layout). Throws only `.outOfMemory`.
+    func packedWeights() throws(RecurError) -> UnsafePointer<Float>? {
+        guard qweights == nil, let pack = cpuKernels.pack16, cpuKernels.gemm_packed != nil else { return nil }
+        if let p = rk_slot_load(packedSlot) { return UnsafePointer(p.assumingMemoryBound(to: Float.self)) }
+        let buf = try AlignedBuffer.allocate(floats: packedCount)
+        for (l, lay) in layout.enumerated() {
+            pack(lay.size, lay.stride, weights + lay.weightOffset, lay.stride, buf + packedOffsets[l])
+        }
+        guard let won = rk_slot_publish(packedSlot, UnsafeMutableRawPointer(buf)) else {
+            AlignedBuffer.free(buf)
+            return nil
+        }
+        if won != UnsafeMutableRawPointer(buf) { AlignedBuffer.free(buf) }
+        return UnsafePointer(won.assumingMemoryBound(to: Float.self))
     }
 
     /// Number of parameters (canonical count).

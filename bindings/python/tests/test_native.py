@@ -88,19 +88,31 @@ def test_state_bound_to_model():
 
 @pytest.mark.parametrize("batch", [1, 3, 16])
 def test_batch_equals_separate_sessions(batch):
+    """Bit for bit below 4 streams; from 4 streams the AVX2 kernels use the packed GEMM order,
+    equal to float rounding (and repeatable bit for bit, stream by stream)."""
     c = random_checkpoint(10, [(20, "tanh"), (11, "relu")], 5, seed=9, output_transform="softmax")
     m = c.to_model()
     b = m.session(batch=batch)
+    b2 = m.session(batch=batch)
     singles = [m.session() for _ in range(batch)]
     xs = np.random.default_rng(5).standard_normal((12, batch, 10)).astype(np.float32)
+    other = np.random.default_rng(6).standard_normal((12, batch, 10)).astype(np.float32)
+    other[:, 0] = xs[:, 0]
     for t in range(12):
         if t == 6 and batch > 1:
             b.reset(1)
+            b2.reset(1)
             singles[1].reset()
         y = b.step(xs[t])
         assert y.shape == (batch, 5)
+        y2 = b2.step(other[t])
+        assert np.array_equal(y[0].view(np.uint32), y2[0].view(np.uint32))  # stream 0 sees only its own inputs
         for k in range(batch):
-            assert np.array_equal(y[k].view(np.uint32), singles[k].step(xs[t, k]).view(np.uint32))
+            ys = singles[k].step(xs[t, k])
+            if batch < 4:
+                assert np.array_equal(y[k].view(np.uint32), ys.view(np.uint32))
+            else:
+                assert np.max(np.abs(y[k] - ys)) <= 2e-6
     ys = m.session(batch=batch).run(xs)
     assert ys.shape == (12, batch, 5)
     assert close(ys, forward(c, xs))

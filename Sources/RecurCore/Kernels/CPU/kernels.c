@@ -4,8 +4,9 @@
  *
  * Summation order is part of the contract: each dot product keeps one 8-lane accumulator,
  * walks the columns in order with fused multiply-adds, and is reduced by hsum() below; the
- * batched and row-blocked variants do exactly the same per output, so batching never changes
- * a bit. */
+ * row-blocked batched variant (gemm_avx2) does exactly the same per output, so it gives the
+ * bits of matvec. The packed GEMM kernel (batches of 4+ streams) has its own order - one fma
+ * chain per output - and is not bit-identical to matvec. */
 #include "recur_kernels.h"
 
 /* No contraction of a*b + c into fma behind our back: the int8 kernel's final expression
@@ -100,6 +101,160 @@ AVX2 static void gemm_avx2(size_t rows, size_t cols, const float *w, size_t ws, 
         }
         for (; r < rows; r++)
             for (size_t b = b0; b < b1; b++) out[b * os + r] = dot1(w + r * ws, x + b * xs, cols) + bias[r];
+    }
+}
+
+/* Packed panels for batches (GEMM order). rk_pack16 stores rows in panels of 16:
+ * panel[k*16 + i] = w[(16p + i)*ws + k], rows past `rows` as zeros. gemm_packed_avx2 computes
+ * every output as one fused multiply-add chain over the columns in order, then adds the bias:
+ *   acc = 0; for k < cols: acc = fma(w[r][k], x[b][k], acc);  out = acc + bias[r]
+ * whatever the blocking, so splitting rows (by panels) or streams never changes a bit. Register
+ * block: 16 rows x up to 6 streams (12 accumulators; FMA latency x throughput needs >= 8). */
+AVX2 static inline void tr8(const float *src, size_t ss, float *dst, size_t ds) {
+    __m256 r0 = _mm256_load_ps(src), r1 = _mm256_load_ps(src + ss), r2 = _mm256_load_ps(src + 2 * ss),
+           r3 = _mm256_load_ps(src + 3 * ss), r4 = _mm256_load_ps(src + 4 * ss), r5 = _mm256_load_ps(src + 5 * ss),
+           r6 = _mm256_load_ps(src + 6 * ss), r7 = _mm256_load_ps(src + 7 * ss);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_store_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_store_ps(dst + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_store_ps(dst + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_store_ps(dst + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_store_ps(dst + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_store_ps(dst + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_store_ps(dst + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_store_ps(dst + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+AVX2 static void pack16_avx2(size_t rows, size_t cols, const float *w, size_t ws, float *dst) {
+    for (size_t r = 0; r < rows; r += 16) {
+        float *panel = dst + r * cols;
+        size_t m = rows - r < 16 ? rows - r : 16;
+        for (size_t g = 0; g < 16; g += 8) {
+            if (g + 8 <= m) {
+                for (size_t k = 0; k < cols; k += 8) tr8(w + (r + g) * ws + k, ws, panel + k * 16 + g, 16);
+            } else {
+                for (size_t k = 0; k < cols; k++)
+                    for (size_t i = g; i < g + 8; i++) panel[k * 16 + i] = i < m ? w[(r + i) * ws + k] : 0.0f;
+            }
+        }
+    }
+}
+
+AVX2 static inline void store16(float *o, size_t m, __m256 lo, __m256 hi, const float *bias) {
+    if (m == 16) {
+        _mm256_storeu_ps(o, _mm256_add_ps(lo, _mm256_loadu_ps(bias)));
+        _mm256_storeu_ps(o + 8, _mm256_add_ps(hi, _mm256_loadu_ps(bias + 8)));
+        return;
+    }
+    float t[16] __attribute__((aligned(32)));
+    _mm256_store_ps(t, lo);
+    _mm256_store_ps(t + 8, hi);
+    for (size_t i = 0; i < m; i++) o[i] = t[i] + bias[i];
+}
+
+/* One panel (m <= 16 valid rows) against nb <= 6 streams; nb is a constant at every call. */
+AVX2 static inline __attribute__((always_inline)) void pblock(size_t nb, const float *panel, size_t cols,
+                                                              const float *x, size_t xs, size_t m,
+                                                              const float *bias, float *out, size_t os) {
+    __m256 lo[6], hi[6];
+#pragma GCC unroll 6
+    for (size_t j = 0; j < nb; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+    const float *p = panel;
+    for (size_t k = 0; k < cols; k++, p += 16) {
+        __m256 wl = _mm256_load_ps(p), wh = _mm256_load_ps(p + 8);
+#pragma GCC unroll 6
+        for (size_t j = 0; j < nb; j++) {
+            __m256 v = _mm256_broadcast_ss(x + j * xs + k);
+            lo[j] = _mm256_fmadd_ps(wl, v, lo[j]);
+            hi[j] = _mm256_fmadd_ps(wh, v, hi[j]);
+        }
+    }
+#pragma GCC unroll 6
+    for (size_t j = 0; j < nb; j++) store16(out + j * os, m, lo[j], hi[j], bias);
+}
+
+AVX2 static void gemm_packed_avx2(size_t rows, size_t cols, const float *pk, const float *x, size_t xs,
+                                  size_t n, const float *bias, float *out, size_t os) {
+    for (size_t r = 0; r < rows; r += 16) {
+        size_t m = rows - r < 16 ? rows - r : 16;
+        const float *panel = pk + r * cols;
+        size_t b = 0;
+        while (b < n) {
+            /* blocks of 6 streams; the last 7..10 split into two blocks of >= 3 (4+3, 4+4, 5+4, 5+5) */
+            size_t rem = n - b;
+            size_t nb = rem >= 11 || rem == 6 ? 6 : rem <= 6 ? rem : rem <= 8 ? 4 : 5;
+            const float *xb = x + b * xs;
+            float *ob = out + b * os + r;
+            switch (nb) {
+            case 6: pblock(6, panel, cols, xb, xs, m, bias + r, ob, os); break;
+            case 5: pblock(5, panel, cols, xb, xs, m, bias + r, ob, os); break;
+            case 4: pblock(4, panel, cols, xb, xs, m, bias + r, ob, os); break;
+            case 3: pblock(3, panel, cols, xb, xs, m, bias + r, ob, os); break;
+            case 2: pblock(2, panel, cols, xb, xs, m, bias + r, ob, os); break;
+            default: pblock(1, panel, cols, xb, xs, m, bias + r, ob, os); break;
+            }
+            b += nb;
+        }
+    }
+}
+
+/* tanh and sigmoid in place over `count` floats (a multiple of 8): the Cephes polynomials of
+ * the portable SIMD8 functions in Kernels.swift, with fused multiply-adds (shorter dependency
+ * chains: 1.6x faster than the unfused port here) and compare/blend lane selects. Not the
+ * portable bits (the FMA matvec already differs); same accuracy bound (3e-7, KernelTests) and
+ * the same special values: NaN stays NaN (so the step's overflow check still sees it),
+ * +-Inf gives +-1, |x| >= 10 gives exactly +-1. */
+AVX2 static inline __m256 exp8(__m256 xin) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f); /* 1.5 * 2^23: round to nearest */
+    __m256 x = _mm256_min_ps(_mm256_max_ps(xin, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.4426950408889634f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.1219444005469058e-4f), r);
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, z, r), _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
+    __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(y, pow2);
+}
+AVX2 static void tanh_avx2(float *v, size_t count) {
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), signbit = _mm256_set1_ps(-0.0f);
+    for (size_t k = 0; k < count; k += 8) {
+        __m256 x = _mm256_loadu_ps(v + k);
+        __m256 ax = _mm256_andnot_ps(signbit, x);
+        __m256 s = _mm256_mul_ps(x, x);
+        __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+        p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(2.06390887954e-2f));
+        p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(-5.37397155531e-2f));
+        p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.33314422036e-1f));
+        p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(-3.33332819422e-1f));
+        __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, s), x, x);
+        __m256 e = exp8(_mm256_mul_ps(_mm256_min_ps(ax, _mm256_set1_ps(10.0f)), two));
+        __m256 big = _mm256_or_ps(_mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(e, one))), _mm256_and_ps(x, signbit));
+        /* small where |x| < 0.625 or x is NaN (unordered: NaN propagates through `small`) */
+        __m256 use_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_NGE_UQ);
+        _mm256_storeu_ps(v + k, _mm256_blendv_ps(big, small, use_small));
+    }
+}
+AVX2 static void sigmoid_avx2(float *v, size_t count) {
+    const __m256 one = _mm256_set1_ps(1.0f), signbit = _mm256_set1_ps(-0.0f);
+    for (size_t k = 0; k < count; k += 8) {
+        __m256 x = _mm256_loadu_ps(v + k);
+        __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(x, signbit))));
+        /* exp8 clamps, which would turn NaN into a number: keep NaN */
+        _mm256_storeu_ps(v + k, _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
     }
 }
 
@@ -270,7 +425,7 @@ AVX2 static void gram_avx2(const float *f, size_t rows, size_t n, size_t stride,
 }
 
 rk_kernels rk_kernels_avx2(void) {
-    rk_kernels k = {0, 0, 0, 0, 0};
+    rk_kernels k = {0, 0, 0, 0, 0, 0, 0, 0, 0};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         k.matvec = matvec_avx2;
@@ -278,12 +433,16 @@ rk_kernels rk_kernels_avx2(void) {
         k.matvec_i8 = matvec_i8_avx2;
         k.gram = gram_avx2;
         k.outer = outer_avx2;
+        k.pack16 = pack16_avx2;
+        k.gemm_packed = gemm_packed_avx2;
+        k.tanh = tanh_avx2;
+        k.sigmoid = sigmoid_avx2;
     }
     return k;
 }
 #else
 rk_kernels rk_kernels_avx2(void) {
-    rk_kernels k = {0, 0, 0, 0, 0};
+    rk_kernels k = {0, 0, 0, 0, 0, 0, 0, 0, 0};
     return k;
 }
 #endif

@@ -126,3 +126,11 @@ void rk_pool_free(rk_pool *p) {
     free(p->threads);
     free(p);
 }
+
+void *rk_slot_load(void *const *slot) { return __atomic_load_n(slot, __ATOMIC_ACQUIRE); }
+
+void *rk_slot_publish(void **slot, void *fresh) {
+    void *expected = NULL;
+    if (__atomic_compare_exchange_n(slot, &expected, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return fresh;
+    return expected;
+}

@@ -35,13 +35,38 @@ typedef void (*rk_gram_fn)(const float *f, size_t rows, size_t n, size_t stride,
  * multiple of 8, 32-byte aligned), each element summed in row order as g + d*f without FMA. */
 typedef void (*rk_outer_fn)(size_t outputs, size_t width, float *g, const float *f, size_t rows, const float *d);
 
+/* Packed panels (batches of streams, GEMM order): rk_pack16_fn copies rows into panels of 16
+ * rows, column-major inside a panel (dst[16p*cols + k*16 + i] = w[(16p+i)*ws + k]; rows past
+ * `rows` zero; dst holds ceil(rows/16)*16*cols floats, 32-byte aligned). rk_gemm_packed_fn:
+ * out[b*os + r] = (fma chain over k of pk(r,k) * x[b*xs + k]) + bias[r] for r < rows, b < n:
+ * each output is one fused multiply-add chain in column order, so any blocking or split by
+ * panels or streams gives the same bits (but not the bits of the matvec kernel). */
+typedef void (*rk_pack16_fn)(size_t rows, size_t cols, const float *w, size_t ws, float *dst);
+typedef void (*rk_gemm_packed_fn)(size_t rows, size_t cols, const float *pk, const float *x, size_t xs, size_t n,
+                                  const float *bias, float *out, size_t os);
+
+/* tanh / sigmoid in place over count floats (a multiple of 8): the polynomials of the portable
+ * SIMD8 functions (Kernels.swift: tanh8, sigmoid8) with fused multiply-adds; same accuracy
+ * bound and special values (NaN stays NaN), not the same bits. */
+typedef void (*rk_activation_fn)(float *v, size_t count);
+
 typedef struct {
     rk_matvec_fn matvec;
     rk_gemm_fn gemm;
     rk_matvec_i8_fn matvec_i8;
     rk_gram_fn gram;
     rk_outer_fn outer;
+    rk_pack16_fn pack16;
+    rk_gemm_packed_fn gemm_packed;
+    rk_activation_fn tanh;
+    rk_activation_fn sigmoid;
 } rk_kernels;
+
+/* A pointer published once and then shared read-only by threads: rk_slot_load returns *slot
+ * (acquire); rk_slot_publish stores `fresh` if *slot is still NULL and returns it, else returns
+ * the pointer another thread published first (the caller then frees `fresh`). */
+void *rk_slot_load(void *const *slot);
+void *rk_slot_publish(void **slot, void *fresh);
 
 /* The AVX2+FMA kernels, or all NULL when the CPU does not support them. */
 rk_kernels rk_kernels_avx2(void);

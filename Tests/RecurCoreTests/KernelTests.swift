@@ -1,5 +1,6 @@
 import Testing
 @testable import RecurCore
+import CZlib
 
 #if canImport(Glibc)
 import Glibc
@@ -181,6 +182,30 @@ import Glibc
             #expect(bad == 0, "\(rows)x\(cols) n\(n): \(bad) outputs differ from the fma chain")
             #expect(oracleBad == 0, "\(rows)x\(cols) n\(n): \(oracleBad) outputs outside the error bound")
         }
+    }
+
+    /// The AVX2 Adler-32 equals zlib's for every length around the block and reduction sizes,
+    /// all-0xFF bytes (the largest sums), and continuation from a running value.
+    @Test func adler32EqualsZlib() {
+        guard let fast = cpuKernels.adler32 else { return }
+        var rng = SplitMix(42)
+        let big = (0..<200_000).map { _ in UInt8(truncatingIfNeeded: Int(rng.float(0, 256))) }
+        let ones = [UInt8](repeating: 0xFF, count: 100_000)
+        var bad = 0
+        for data in [big, ones] {
+            data.withUnsafeBufferPointer { p in
+                guard let b = p.baseAddress else { return }
+                for n in [0, 1, 31, 32, 33, 63, 64, 100, 5535, 5536, 5537, 5552, 11072, 11073, 65536, 99_999, p.count] where n <= p.count {
+                    let z = UInt32(truncatingIfNeeded: adler32(1, b, uInt(n)))
+                    if fast(1, b, n) != z { bad += 1 }
+                    // continuing from a running value
+                    let half = n / 2
+                    let zz = UInt32(truncatingIfNeeded: adler32(adler32(1, b, uInt(half)), b + half, uInt(n - half)))
+                    if fast(fast(1, b, half), b + half, n - half) != zz { bad += 1 }
+                }
+            }
+        }
+        #expect(bad == 0)
     }
 
     /// The AVX2 tanh and sigmoid (fused multiply-adds): the documented accuracy against double

@@ -20,11 +20,14 @@ done
 if c++ -std=c++11 -Wall -Wextra -Werror -pedantic -I"$prefix/include" Tests/c/header_cpp.cpp -L"$prefix/lib" -lrecur -Wl,-rpath,"$prefix/lib" -o "$work/cpp" && "$work/cpp"; then
   ok "header as C++11, linked and run"; else bad "header as C++11"; fi
 
-# 2. Dependencies: only libc, libm, libz, libstdc++, libgcc_s (and the loader).
+# 2. Dependencies: only libc, libm, libz, libgcc_s, libstdc++ (and the loader); the Makefile links
+#    libstdc++ statically when the compiler has libstdc++.a, so it should be absent then.
 needed=$(readelf -d "$lib" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort)
 extra=$(echo "$needed" | grep -vE '^(libc\.so\.6|libm\.so\.6|libz\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$' || true)
 if [ -z "$extra" ]; then ok "dependencies: $(echo $needed)"; else bad "unexpected dependencies: $extra"; fi
 if echo "$needed" | grep -q swift; then bad "links a Swift runtime library dynamically"; fi
+if [ -f "$(${CC:-cc} -print-file-name=libstdc++.a)" ] && echo "$needed" | grep -q 'libstdc++'; then
+  bad "libstdc++.a is available but libstdc++.so is still a dependency"; fi
 
 # 3. Exported symbols == functions declared in the header.
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRW]$/ {print $3}' | sort -u)

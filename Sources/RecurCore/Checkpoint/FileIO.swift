@@ -29,10 +29,11 @@ enum FileIO {
             throw RecurError(.fileTooLarge, "\(path) is \(st.st_size) bytes; max_file_size is \(maxSize)")
         }
         let cap = Int(st.st_size) + 1
-        var buf = [UInt8](repeating: 0, count: cap)
         var got = 0
         var failure: Int32 = 0
-        buf.withUnsafeMutableBytes { p in
+        // Uninitialised capacity: read() writes every byte that is kept (no zero-fill pass).
+        let buf = [UInt8](unsafeUninitializedCapacity: cap) { p, initialized in
+            initialized = 0
             guard let base = p.baseAddress else { return }
             while got < cap {
                 let n = read(fd, base + got, cap - got)
@@ -44,13 +45,13 @@ enum FileIO {
                 if n == 0 { break }
                 got += n
             }
+            initialized = got
         }
         if failure != 0 { throw RecurError(.io, "cannot read \(path): \(errnoText(failure))") }
         if got > maxSize { throw RecurError(.fileTooLarge, "\(path) grew past max_file_size \(maxSize) while being read") }
         if got == cap {
             throw RecurError(.io, "\(path) changed size while being read")
         }
-        buf.removeSubrange(got...)
         return buf
     }
 

@@ -104,7 +104,7 @@ public enum CheckpointReader {
                 guard let s0 = src.baseAddress, let d0 = dst.baseAddress else { return nil }
                 for t in plan.tensors where t.scaleCols == 0 {
                     Shuffle.unshuffle(s0 + t.offset, count: t.count, dtype: t.dtype, into: d0 + t.canonicalOffset)
-                    if t.dtype == .i8 { continue }
+                    if t.dtype == .i8 || Kernels.allFinite(d0 + t.canonicalOffset, t.count) { continue }
                     for i in 0..<t.count where !d0[t.canonicalOffset + i].isFinite {
                         return RecurError(.nonFiniteWeight, "tensor \(t.name)[\(i)] is \(d0[t.canonicalOffset + i])")
                     }

@@ -14,6 +14,7 @@ public enum CheckpointWriter {
 
         // Payload: each tensor byte-shuffled, concatenated in canonical order.
         var raw: [UInt8] = []
+        var planes: [Int] = []  // lengths of the byte planes, in payload order
         var tensorJSON: [JSON] = []
         var expected: [Float] = []  // what a reader must get back
         expected.reserveCapacity(params.count)
@@ -31,6 +32,7 @@ public enum CheckpointWriter {
                         values.withUnsafeBufferPointer { vp in
                             if let vb = vp.baseAddress { Shuffle.shuffle(vb, count: values.count, dtype: dtype, into: &raw) }
                         }
+                        planes += Array(repeating: values.count, count: dtype.itemSize)
                         tensorJSON.append(.object([
                             ("name", .string(name)), ("dtype", .string(dtype.name)),
                             ("shape", .array(shape.map { .integer(Int64($0)) })),
@@ -42,6 +44,7 @@ public enum CheckpointWriter {
                 }
                 let offset = raw.count
                 Shuffle.shuffle(base + off, count: s.count, dtype: dt, into: &raw)
+                planes += Array(repeating: s.count, count: dt.itemSize)
                 for i in 0..<s.count {
                     let v = base[off + i]
                     let stored = dt == .f16 ? Half.toFloat(Half.fromFloat(v)) : v
@@ -58,7 +61,7 @@ public enum CheckpointWriter {
                 off += s.count
             }
         }
-        let payload = try Zlib.compress(raw, level: Int32(level))
+        let payload = try Zlib.compressPlanes(raw, planes: planes, level: Int32(level))
 
         var modelJSON: [(String, JSON)] = [
             ("input_size", .integer(Int64(config.inputSize))),

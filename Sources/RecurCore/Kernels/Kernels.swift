@@ -21,7 +21,7 @@ import CRecurKernels
 /// kernels.
 let cpuKernels: rk_kernels = {
     if let e = getenv("RECUR_KERNELS"), String(cString: e) == "portable" {
-        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil, outer: nil, pack16: nil, gemm_packed: nil, tanh: nil, sigmoid: nil)
+        return rk_kernels(matvec: nil, gemm: nil, matvec_i8: nil, gram: nil, outer: nil, pack16: nil, gemm_packed: nil, tanh: nil, sigmoid: nil, adler32: nil)
     }
     return rk_kernels_avx2()
 }()

@@ -25,10 +25,11 @@ public final class Model: @unchecked Sendable {
     /// Free-form string metadata, in file (insertion) order; keys are unique.
     public let metadata: [(key: String, value: String)]
     /// Hash of the body (input size, layer sizes, activations, body weights); state
-    /// snapshots are bound to it.
-    public let bodyFingerprint: UInt64
+    /// snapshots are bound to it. Computed on first use (FNV-1a is one multiply per byte:
+    /// about half a millisecond for 85k parameters, which a load no longer pays).
+    public var bodyFingerprint: UInt64 { fingerprints().body }
     /// Hash of the whole model (body fingerprint, head shape and weights, transform).
-    public let fingerprint: UInt64
+    public var fingerprint: UInt64 { fingerprints().full }
 
     @usableFromInline let layout: [LayerLayout]
     @usableFromInline let headOffset: Int  // outputSize rows of headStride floats
@@ -95,8 +96,6 @@ public final class Model: @unchecked Sendable {
         }
         self.packedOffsets = offsets
         self.packedCount = off
-        self.bodyFingerprint = s.bodyFingerprint
-        self.fingerprint = s.fingerprint
     }
 
     deinit {
@@ -116,8 +115,6 @@ public final class Model: @unchecked Sendable {
         var qweights: UnsafeMutablePointer<Int8>?
         var qscales: UnsafeMutablePointer<Float>?
         var headScaleOffset: Int
-        var bodyFingerprint: UInt64
-        var fingerprint: UInt64
     }
 
     private static func build(
@@ -172,8 +169,10 @@ public final class Model: @unchecked Sendable {
         }
         var off = 0
         for s in specs {
-            for i in off..<(off + s.count) where !base[i].isFinite {
-                throw RecurError(.nonFiniteWeight, "\(s.name)[\(i - off)] is \(base[i])")
+            if !Kernels.allFinite(base + off, s.count) {
+                for i in off..<(off + s.count) where !base[i].isFinite {
+                    throw RecurError(.nonFiniteWeight, "\(s.name)[\(i - off)] is \(base[i])")
+                }
             }
             off += s.count
         }
@@ -211,24 +210,22 @@ public final class Model: @unchecked Sendable {
         var src = 0
         for lay in layout {
             for r in 0..<lay.size {
-                let row = buf + lay.weightOffset + r * lay.stride
-                for c in 0..<lay.inputSize { row[c] = base[src + r * lay.inputSize + c] }
+                (buf + lay.weightOffset + r * lay.stride).update(from: base + src + r * lay.inputSize, count: lay.inputSize)
             }
             src += lay.size * lay.inputSize
             for r in 0..<lay.size {
-                let row = buf + lay.weightOffset + r * lay.stride + lay.inputPad
-                for c in 0..<lay.size { row[c] = base[src + r * lay.size + c] }
+                (buf + lay.weightOffset + r * lay.stride + lay.inputPad).update(from: base + src + r * lay.size, count: lay.size)
             }
             src += lay.size * lay.size
-            for r in 0..<lay.size { buf[lay.biasOffset + r] = base[src + r] }
+            (buf + lay.biasOffset).update(from: base + src, count: lay.size)
             src += lay.size
         }
         let h = config.lastLayerSize
         for o in 0..<config.outputSize {
-            for c in 0..<h { buf[headOffset + o * hs + c] = base[src + o * h + c] }
+            (buf + headOffset + o * hs).update(from: base + src + o * h, count: h)
         }
         src += config.outputSize * h
-        for o in 0..<config.outputSize { buf[headBiasOffset + o] = base[src + o] }
+        (buf + headBiasOffset).update(from: base + src, count: config.outputSize)
 
         // int8 rows (the floats are already dequantised, so this reproduces the codes).
         var qweights: UnsafeMutablePointer<Int8>? = nil
@@ -265,7 +262,29 @@ public final class Model: @unchecked Sendable {
             }
         }
 
-        // Fingerprints over the canonical bits.
+        return Storage(
+            layout: layout, headOffset: headOffset, headStride: hs, headBiasOffset: headBiasOffset,
+            weights: buf, weightCount: total, qweights: qweights, qscales: qscales, headScaleOffset: headScaleOffset)
+    }
+
+    /// Floats reserved after the weights (zeroed, 32-byte aligned): the `packedSlot` pointer,
+    /// then the cached fingerprints (body, full) and their "computed" flag, 8 bytes each.
+    static let slotFloats = 8
+
+    /// The atomic pointer slot behind `packedWeights()` (NULL until the first batched session).
+    var packedSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        UnsafeMutableRawPointer(weights + weightCount).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    }
+
+    private var fingerprintCache: UnsafeMutablePointer<UInt64> {
+        UnsafeMutableRawPointer(weights + weightCount + 2).assumingMemoryBound(to: UInt64.self)
+    }
+
+    /// The fingerprints, computed once and cached (concurrent first uses compute the same
+    /// values; the flag is published after them with release order).
+    func fingerprints() -> (body: UInt64, full: UInt64) {
+        let c = fingerprintCache
+        if rk_u64_load(c + 2) == 1 { return (rk_u64_load(c), rk_u64_load(c + 1)) }
         var fp = FNV1a()
         fp.add(0x7265_6375_725f_6264)  // "recur_bd"
         fp.add(UInt64(config.inputSize))
@@ -274,24 +293,31 @@ public final class Model: @unchecked Sendable {
             fp.add(UInt64(layer.size))
             fp.add(UInt64(UInt32(bitPattern: layer.activation.rawValue)))
         }
-        let bodyCount = expected - config.outputSize * (h + 1)
-        for i in 0..<bodyCount { fp.add(float: base[i].bitPattern) }
+        // The canonical parameters in canonical order (W, U, b per layer; then Wo, bo), read
+        // from the padded layout (int8 models: the dequantised values, as stored there).
+        for lay in layout {
+            for r in 0..<lay.size {
+                let row = weights + lay.weightOffset + r * lay.stride
+                for c in 0..<lay.inputSize { fp.add(float: row[c].bitPattern) }
+            }
+            for r in 0..<lay.size {
+                let row = weights + lay.weightOffset + r * lay.stride + lay.inputPad
+                for c in 0..<lay.size { fp.add(float: row[c].bitPattern) }
+            }
+            for r in 0..<lay.size { fp.add(float: weights[lay.biasOffset + r].bitPattern) }
+        }
         let body = fp.value
         fp.add(UInt64(config.outputSize))
         fp.add(UInt64(UInt32(bitPattern: config.outputTransform.rawValue)))
-        for i in bodyCount..<expected { fp.add(float: base[i].bitPattern) }
-        return Storage(
-            layout: layout, headOffset: headOffset, headStride: hs, headBiasOffset: headBiasOffset,
-            weights: buf, weightCount: total, qweights: qweights, qscales: qscales, headScaleOffset: headScaleOffset,
-            bodyFingerprint: body, fingerprint: fp.value)
-    }
-
-    /// Floats reserved after the weights for `packedSlot` (8 bytes, 32-byte aligned there).
-    static let slotFloats = 2
-
-    /// The atomic pointer slot behind `packedWeights()` (NULL until the first batched session).
-    var packedSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
-        UnsafeMutableRawPointer(weights + weightCount).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+        let h = config.lastLayerSize
+        for o in 0..<config.outputSize {
+            for c in 0..<h { fp.add(float: weights[headOffset + o * headStride + c].bitPattern) }
+        }
+        for o in 0..<config.outputSize { fp.add(float: weights[headBiasOffset + o].bitPattern) }
+        rk_u64_store(c, body)
+        rk_u64_store(c + 1, fp.value)
+        rk_u64_store(c + 2, 1)
+        return (body, fp.value)
     }
 
     /// The packed panels for batched sessions, built once per model (under concurrent first

@@ -13,6 +13,34 @@
  * must round exactly like the portable Swift kernel (explicit _mm256_fmadd_ps stay fused). */
 #pragma STDC FP_CONTRACT OFF
 
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Checkpoint decoding (any CPU): d[i] = the little-endian float32 whose bytes are s[i], s[n+i],
+ * s[2n+i], s[3n+i] (the byte-shuffled layout of a tensor). SSE2 (baseline x86-64) interleaves
+ * 16 floats per iteration; elsewhere a plain loop. */
+void rk_unshuffle_f32(const uint8_t *s, size_t n, float *d) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16) {
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(s + i)), b1 = _mm_loadu_si128((const __m128i *)(s + n + i)),
+                b2 = _mm_loadu_si128((const __m128i *)(s + 2 * n + i)), b3 = _mm_loadu_si128((const __m128i *)(s + 3 * n + i));
+        __m128i l01 = _mm_unpacklo_epi8(b0, b1), h01 = _mm_unpackhi_epi8(b0, b1);
+        __m128i l23 = _mm_unpacklo_epi8(b2, b3), h23 = _mm_unpackhi_epi8(b2, b3);
+        _mm_storeu_si128((__m128i *)(d + i), _mm_unpacklo_epi16(l01, l23));
+        _mm_storeu_si128((__m128i *)(d + i + 4), _mm_unpackhi_epi16(l01, l23));
+        _mm_storeu_si128((__m128i *)(d + i + 8), _mm_unpacklo_epi16(h01, h23));
+        _mm_storeu_si128((__m128i *)(d + i + 12), _mm_unpackhi_epi16(h01, h23));
+    }
+#endif
+    for (; i < n; i++) {
+        uint32_t v = (uint32_t)s[i] | (uint32_t)s[n + i] << 8 | (uint32_t)s[2 * n + i] << 16 | (uint32_t)s[3 * n + i] << 24;
+        memcpy(d + i, &v, 4);
+    }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
@@ -351,6 +379,44 @@ AVX2 static void matvec_i8_avx2(size_t rows, size_t cols, size_t split, const in
     }
 }
 
+/* Adler-32 (RFC 1950) with AVX2: per 32-byte block, byte sums (vpsadbw) and position-weighted
+ * sums (vpmaddubsw by 32..1), combined in 64-bit and reduced mod 65521 every 5,536 bytes.
+ * Equal to zlib's adler32() for any input (KernelTests). */
+AVX2 static uint32_t hsum_u32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return (uint32_t)_mm_cvtsi128_si32(s);
+}
+AVX2 static uint32_t adler32_avx2(uint32_t adler, const uint8_t *p, size_t len) {
+    const uint32_t MOD = 65521;
+    uint64_t a = adler & 0xFFFF, b = adler >> 16;
+    const __m256i wts = _mm256_setr_epi8(32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13,
+                                         12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m256i ones = _mm256_set1_epi16(1), zero = _mm256_setzero_si256();
+    while (len >= 32) {
+        size_t n = (len < 5536 ? len : 5536) & ~(size_t)31;
+        len -= n;
+        __m256i vps = zero, vs1 = zero, vs2 = zero;
+        for (size_t k = 0; k < n; k += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + k));
+            vps = _mm256_add_epi32(vps, vs1);
+            vs1 = _mm256_add_epi32(vs1, _mm256_sad_epu8(v, zero));
+            vs2 = _mm256_add_epi32(vs2, _mm256_madd_epi16(_mm256_maddubs_epi16(v, wts), ones));
+        }
+        p += n;
+        b += a * n + 32 * (uint64_t)hsum_u32(vps) + hsum_u32(vs2);
+        a += hsum_u32(vs1);
+        a %= MOD;
+        b %= MOD;
+    }
+    while (len--) {
+        a += *p++;
+        b += a;
+    }
+    return (uint32_t)((b % MOD) << 16 | (a % MOD));
+}
+
 /* Gradient of a linear head: g[o][0:width] += sum_k d[k*outputs + o] * f[k*width : +width] for
  * o < outputs, k < rows, each element receiving its terms in row order as g + d*f (a multiply
  * and an add, no FMA), so the bits equal a loop of per-row axpys (and the portable kernel);
@@ -425,7 +491,7 @@ AVX2 static void gram_avx2(const float *f, size_t rows, size_t n, size_t stride,
 }
 
 rk_kernels rk_kernels_avx2(void) {
-    rk_kernels k = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    rk_kernels k = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         k.matvec = matvec_avx2;
@@ -436,13 +502,14 @@ rk_kernels rk_kernels_avx2(void) {
         k.pack16 = pack16_avx2;
         k.gemm_packed = gemm_packed_avx2;
         k.tanh = tanh_avx2;
+        k.adler32 = adler32_avx2;
         k.sigmoid = sigmoid_avx2;
     }
     return k;
 }
 #else
 rk_kernels rk_kernels_avx2(void) {
-    rk_kernels k = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    rk_kernels k = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     return k;
 }
 #endif

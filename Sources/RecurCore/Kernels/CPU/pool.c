@@ -134,3 +134,7 @@ void *rk_slot_publish(void **slot, void *fresh) {
     if (__atomic_compare_exchange_n(slot, &expected, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return fresh;
     return expected;
 }
+
+uint64_t rk_u64_load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+void rk_u64_store(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }

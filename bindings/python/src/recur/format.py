@@ -108,6 +108,7 @@ class Checkpoint:
         self.validate()
         raw = bytearray()
         table = []
+        planes: List[int] = []  # lengths of the byte planes, in payload order
         for name, shape, is_matrix in self.specs():
             dt = wd if is_matrix else "f32"
             a = np.ascontiguousarray(self.tensors[name], dtype=np.float32)
@@ -116,6 +117,7 @@ class Checkpoint:
                 for tname, tshape, tdt, tdata in ((name, shape, "i8", codes), (name + ".scale", (shape[0],), "f32", scales.astype("<f4"))):
                     off = len(raw)
                     raw += shuffle(tdata.tobytes(), ITEMSIZE[tdt])
+                    planes += [(len(raw) - off) // ITEMSIZE[tdt]] * ITEMSIZE[tdt]
                     table.append({"name": tname, "dtype": tdt, "shape": list(tshape), "offset": off, "nbytes": len(raw) - off})
                 continue
             if dt == "f16":
@@ -128,8 +130,9 @@ class Checkpoint:
                 data = a.astype("<f4")
             off = len(raw)
             raw += shuffle(data.tobytes(), ITEMSIZE[dt])
+            planes += [(len(raw) - off) // ITEMSIZE[dt]] * ITEMSIZE[dt]
             table.append({"name": name, "dtype": dt, "shape": list(shape), "offset": off, "nbytes": len(raw) - off})
-        payload = zlib.compress(bytes(raw), compression_level)
+        payload = compress_planes(bytes(raw), planes, compression_level)
         model: Dict[str, Any] = {
             "input_size": self.input_size,
             "layers": [{"size": s, "activation": a} for s, a in self.layers],
@@ -262,6 +265,33 @@ def tensor_specs(input_size: int, layers: Sequence[Tuple[int, str]], output_size
         prev = h
     out += [("head.weight", (output_size, prev), True), ("head.bias", (output_size,), False)]
     return out
+
+
+def compress_planes(raw: bytes, planes: List[int], level: int) -> bytes:
+    """The writer's zlib stream (byte-identical to Swift's Zlib.compressPlanes): each byte plane
+    deflated on its own (raw deflate, sync flush) when that saves at least 3 %, else stored, so
+    the random low mantissa planes of float weights cost a copy, not Huffman decoding, on load;
+    then an empty final stored block and the Adler-32. Any zlib inflater reads it."""
+    cmf = 0x78
+    flg = (0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3) << 6
+    flg += 31 - (cmf * 256 + flg) % 31
+    out = bytearray([cmf, flg])
+    pos = 0
+    for n in planes:
+        chunk = raw[pos:pos + n]
+        pos += n
+        co = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY)
+        z = co.compress(chunk) + co.flush(zlib.Z_SYNC_FLUSH)
+        stored_len = n + 5 * max(1, -(-n // 65535))
+        if 100 * len(z) <= 97 * stored_len:
+            out += z
+        else:
+            for i in range(0, n, 65535):
+                blk = chunk[i:i + 65535]
+                out += b"\x00" + struct.pack("<HH", len(blk), 0xFFFF ^ len(blk)) + blk
+    assert pos == len(raw)
+    out += b"\x01\x00\x00\xff\xff" + struct.pack(">I", zlib.adler32(raw))
+    return bytes(out)
 
 
 def shuffle(data: bytes, itemsize: int) -> bytes:

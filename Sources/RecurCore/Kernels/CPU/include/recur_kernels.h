@@ -60,6 +60,8 @@ typedef struct {
     rk_gemm_packed_fn gemm_packed;
     rk_activation_fn tanh;
     rk_activation_fn sigmoid;
+    /* Adler-32 continuing from `adler` (1 for a new stream), as zlib's adler32(). */
+    uint32_t (*adler32)(uint32_t adler, const uint8_t *p, size_t len);
 } rk_kernels;
 
 /* A pointer published once and then shared read-only by threads: rk_slot_load returns *slot
@@ -67,6 +69,13 @@ typedef struct {
  * the pointer another thread published first (the caller then frees `fresh`). */
 void *rk_slot_load(void *const *slot);
 void *rk_slot_publish(void **slot, void *fresh);
+/* Checkpoint decoding: n byte-shuffled little-endian float32 values at s (byte k of value i at
+ * s[k*n + i]) into d. Any CPU (SSE2 on x86-64). */
+void rk_unshuffle_f32(const uint8_t *s, size_t n, float *d);
+
+/* Atomic 64-bit load (acquire) and store (release), for values computed once and cached. */
+uint64_t rk_u64_load(const uint64_t *p);
+void rk_u64_store(uint64_t *p, uint64_t v);
 
 /* The AVX2+FMA kernels, or all NULL when the CPU does not support them. */
 rk_kernels rk_kernels_avx2(void);

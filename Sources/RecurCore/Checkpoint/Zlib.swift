@@ -91,8 +91,9 @@ enum Zlib {
             throw RecurError(.outOfMemory, "zlib deflateInit2 failed")
         }
         defer { deflateEnd(&strm) }
-        let bound = Int(deflateBound(&strm, uLong(count))) + 16
+        let bound = Int(deflateBound(&strm, uLong(count))) + 64  // + the sync flush's empty block
         var rc: Int32 = Z_OK
+        var room = 0
         let out = input.withUnsafeBufferPointer { src in
             [UInt8](unsafeUninitializedCapacity: bound) { dst, initialized in
                 strm.next_in = UnsafeMutablePointer(mutating: src.baseAddress.map { $0 + from })
@@ -101,9 +102,11 @@ enum Zlib {
                 strm.avail_out = uInt(bound)
                 rc = deflate(&strm, Z_SYNC_FLUSH)
                 initialized = bound - Int(strm.avail_out)
+                room = Int(strm.avail_out)
             }
         }
-        guard rc == Z_OK, strm.avail_in == 0 else {
+        // All input consumed and output space left over: the flush completed.
+        guard rc == Z_OK, strm.avail_in == 0, room > 0 else {
             throw RecurError(.io, "zlib deflate failed (\(rc))")
         }
         return out

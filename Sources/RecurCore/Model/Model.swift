@@ -293,27 +293,14 @@ public final class Model: @unchecked Sendable {
             fp.add(UInt64(layer.size))
             fp.add(UInt64(UInt32(bitPattern: layer.activation.rawValue)))
         }
-        // The canonical parameters in canonical order (W, U, b per layer; then Wo, bo), read
-        // from the padded layout (int8 models: the dequantised values, as stored there).
-        for lay in layout {
-            for r in 0..<lay.size {
-                let row = weights + lay.weightOffset + r * lay.stride
-                for c in 0..<lay.inputSize { fp.add(float: row[c].bitPattern) }
-            }
-            for r in 0..<lay.size {
-                let row = weights + lay.weightOffset + r * lay.stride + lay.inputPad
-                for c in 0..<lay.size { fp.add(float: row[c].bitPattern) }
-            }
-            for r in 0..<lay.size { fp.add(float: weights[lay.biasOffset + r].bitPattern) }
-        }
-        let body = fp.value
-        fp.add(UInt64(config.outputSize))
-        fp.add(UInt64(UInt32(bitPattern: config.outputTransform.rawValue)))
-        let h = config.lastLayerSize
-        for o in 0..<config.outputSize {
-            for c in 0..<h { fp.add(float: weights[headOffset + o * headStride + c].bitPattern) }
-        }
-        for o in 0..<config.outputSize { fp.add(float: weights[headBiasOffset + o].bitPattern) }
+        var body: UInt64 = 0
+        forEachCanonicalRun({ p, n in
+            for i in 0..<n { fp.add(float: p[i].bitPattern) }
+        }, headStart: {
+            body = fp.value
+            fp.add(UInt64(config.outputSize))
+            fp.add(UInt64(UInt32(bitPattern: config.outputTransform.rawValue)))
+        })
         rk_u64_store(c, body)
         rk_u64_store(c + 1, fp.value)
         rk_u64_store(c + 2, 1)
@@ -345,23 +332,23 @@ public final class Model: @unchecked Sendable {
     public func parameters() -> [Float] {
         var out: [Float] = []
         out.reserveCapacity(parameterCount)
-        for lay in layout {
-            for r in 0..<lay.size {
-                let row = weights + lay.weightOffset + r * lay.stride
-                for c in 0..<lay.inputSize { out.append(row[c]) }
-            }
-            for r in 0..<lay.size {
-                let row = weights + lay.weightOffset + r * lay.stride + lay.inputPad
-                for c in 0..<lay.size { out.append(row[c]) }
-            }
-            for r in 0..<lay.size { out.append(weights[lay.biasOffset + r]) }
-        }
-        let h = config.lastLayerSize
-        for o in 0..<config.outputSize {
-            for c in 0..<h { out.append(weights[headOffset + o * headStride + c]) }
-        }
-        for o in 0..<config.outputSize { out.append(weights[headBiasOffset + o]) }
+        forEachCanonicalRun({ p, n in out.append(contentsOf: UnsafeBufferPointer(start: p, count: n)) }, headStart: {})
         return out
+    }
+
+    /// Calls `run` with each contiguous run of canonical parameters, in canonical order, read
+    /// from the padded layout (int8 models: the dequantised values): per layer the W rows, the
+    /// U rows and the bias; then `headStart()`; then the head rows and its bias.
+    @inline(__always)
+    func forEachCanonicalRun(_ run: (UnsafePointer<Float>, Int) -> Void, headStart: () -> Void) {
+        for lay in layout {
+            for r in 0..<lay.size { run(weights + lay.weightOffset + r * lay.stride, lay.inputSize) }
+            for r in 0..<lay.size { run(weights + lay.weightOffset + r * lay.stride + lay.inputPad, lay.size) }
+            run(weights + lay.biasOffset, lay.size)
+        }
+        headStart()
+        for o in 0..<config.outputSize { run(weights + headOffset + o * headStride, config.lastLayerSize) }
+        run(weights + headBiasOffset, config.outputSize)
     }
 
     /// Value of metadata `key`, if present.

@@ -23,7 +23,9 @@ enum Checksum {
 }
 
 enum Zlib {
-    /// RFC 1950 zlib stream of `input` at `level` (1...9). Deterministic.
+    /// RFC 1950 zlib stream of `input` at `level` (1...9), the whole payload at once. Deterministic.
+    /// Adapters use it (a head of a few hundred bytes: plane by plane measured 750 bytes against
+    /// 722 for a 4-16-3 head); model files use `compressPlanes`.
     static func compress(_ input: [UInt8], level: Int32) throws(RecurError) -> [UInt8] {
         guard input.count <= Int(UInt32.max) else {
             throw RecurError(.invalidArgument, "payload of \(input.count) bytes is too large to compress")

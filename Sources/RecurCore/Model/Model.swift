@@ -203,7 +203,8 @@ public final class Model: @unchecked Sendable {
         total += config.outputSize * hs
         let headBiasOffset = total
         total += Kernels.pad8(config.outputSize)
-        // One pointer-sized slot (zero) after the weights: `packedSlot`.
+        // `slotFloats` zeroed floats after the weights: the packed-weights pointer and the
+        // fingerprint cache (`packedSlot`, `fingerprintCache`).
         let buf = try AlignedBuffer.allocate(floats: total + Model.slotFloats)
 
         // Scatter canonical parameters into the padded layout.

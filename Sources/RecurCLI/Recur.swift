@@ -89,7 +89,7 @@ struct Inspect: ParsableCommand {
             s += "\"output_size\":\(c.outputSize),\"output_transform\":\"\(c.outputTransform.name)\",\"weight_dtype\":\"\(c.weightDType.name)\","
             s += "\"parameters\":\(m.parameterCount),\"labels\":[" + m.labels.map(jsonString).joined(separator: ",") + "],"
             s += "\"metadata\":{" + m.metadata.map { "\(jsonString($0.key)):\(jsonString($0.value))" }.joined(separator: ",") + "},"
-            s += "\"body_fingerprint\":\"\(hex16(m.bodyFingerprint))\",\"fingerprint\":\"\(hex16(m.fingerprint))\"}"
+            s += "\"body_fingerprint\":\"\(Hex.digits(m.bodyFingerprint))\",\"fingerprint\":\"\(Hex.digits(m.fingerprint))\"}"
             print(s)
             return
         }
@@ -99,15 +99,10 @@ struct Inspect: ParsableCommand {
         for (i, l) in c.layers.enumerated() { print("layer \(i)      \(l.size) \(l.activation.name) (feedback)") }
         print("output       \(c.outputSize), transform \(c.outputTransform.name)")
         print("parameters   \(m.parameterCount), weights stored as \(c.weightDType.name)")
-        print("fingerprint  body \(hex16(m.bodyFingerprint)), model \(hex16(m.fingerprint))")
+        print("fingerprint  body \(Hex.digits(m.bodyFingerprint)), model \(Hex.digits(m.fingerprint))")
         if !m.labels.isEmpty { print("labels       " + m.labels.joined(separator: ", ")) }
         for (k, v) in m.metadata { print("metadata     \(k): \(v)") }
     }
-}
-
-func hex16(_ v: UInt64) -> String {
-    let s = String(v, radix: 16)
-    return String(repeating: "0", count: 16 - s.count) + s
 }
 
 // MARK: - run

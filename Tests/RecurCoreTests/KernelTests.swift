@@ -66,8 +66,8 @@ import Glibc
             var kernels: [(String, (UnsafeMutablePointer<Float>) -> Void)] = [
                 ("portable", { Kernels.matvecBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x, bias: b, out: $0) })
             ]
-            if let fast = cpuKernels.matvec {
-                kernels.append(("avx2", { fast(rows, stride, w, stride, x, b, $0) }))
+            if Kernels.accelerated {
+                kernels.append(("avx2", { Kernels.matvecBias(rows: rows, cols: stride, w: w, stride: stride, x: x, bias: b, out: $0) }))
             }
             for (name, kernel) in kernels {
             kernel(out)
@@ -110,8 +110,10 @@ import Glibc
                 ({ Kernels.gemmBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x, xStride: xs, n: n, bias: b, out: $0, outStride: os) },
                  { Kernels.matvecBiasPortable(rows: rows, cols: stride, w: w, stride: stride, x: x + $0 * xs, bias: b, out: $1) })
             )]
-            if let g = cpuKernels.gemm, let m = cpuKernels.matvec {
-                impls.append(("avx2", ({ g(rows, stride, w, stride, x, xs, n, b, $0, os) }, { m(rows, stride, w, stride, x + $0 * xs, b, $1) })))
+            if Kernels.accelerated {
+                impls.append(("avx2", (
+                    { Kernels.gemmBias(rows: rows, cols: stride, w: w, stride: stride, x: x, xStride: xs, n: n, bias: b, out: $0, outStride: os) },
+                    { Kernels.matvecBias(rows: rows, cols: stride, w: w, stride: stride, x: x + $0 * xs, bias: b, out: $1) })))
             }
             for (name, k) in impls {
                 k.gemm(out)
@@ -136,7 +138,7 @@ import Glibc
     /// against `Float.addingProduct`, which is a correctly rounded fma), whatever the panel,
     /// stream-block or row split; and it meets the double oracle.
     @Test func packedGemmIsOneFmaChainPerOutput() throws {
-        guard let pack = cpuKernels.pack16, let gemm = cpuKernels.gemm_packed else { return }
+        guard Kernels.hasPackedGEMM else { return }
         for (rows, cols, n) in [(1, 3, 1), (5, 8, 2), (16, 16, 6), (17, 13, 7), (33, 70, 9), (40, 24, 10), (256, 320, 64)] {
             let stride = Kernels.pad8(cols)
             let xs = stride + 8
@@ -155,13 +157,13 @@ import Glibc
                 b[r] = rng.float(-1, 1)
             }
             for s in 0..<n { for c in 0..<cols { x[s * xs + c] = rng.float(-1, 1) } }
-            pack(rows, stride, w, stride, pk)
-            gemm(rows, stride, pk, x, xs, n, b, out, os)
+            Kernels.pack16(rows: rows, cols: stride, w: w, ws: stride, into: pk)
+            Kernels.gemmPacked(rows: rows, cols: stride, packed: pk, x: x, xStride: xs, n: n, bias: b, out: out, outStride: os)
             // The same products split by panels (as threads split them) and stream by stream.
             for p in 0..<panels {
                 let r0 = 16 * p, r1 = min(rows, r0 + 16)
                 for s in 0..<n {
-                    gemm(r1 - r0, stride, pk + r0 * stride, x + s * xs, xs, 1, b + r0, out2 + s * os + r0, os)
+                    Kernels.gemmPacked(rows: r1 - r0, cols: stride, packed: pk + r0 * stride, x: x + s * xs, xStride: xs, n: 1, bias: b + r0, out: out2 + s * os + r0, outStride: os)
                 }
             }
             var bad = 0, oracleBad = 0
@@ -187,7 +189,7 @@ import Glibc
     /// The AVX2 Adler-32 equals zlib's for every length around the block and reduction sizes,
     /// all-0xFF bytes (the largest sums), and continuation from a running value.
     @Test func adler32EqualsZlib() {
-        guard let fast = cpuKernels.adler32 else { return }
+        guard let fast = Kernels.adler32 else { return }
         var rng = SplitMix(42)
         let big = (0..<200_000).map { _ in UInt8(truncatingIfNeeded: Int(rng.float(0, 256))) }
         let ones = [UInt8](repeating: 0xFF, count: 100_000)
@@ -212,7 +214,9 @@ import Glibc
     /// libm over a dense grid, within 2 ulp-ish of the portable functions, and the same special
     /// values (NaN stays NaN so the step's overflow check sees it; +-Inf and |x| >= 10 saturate).
     @Test func avx2ActivationsMeetTheBoundAndSpecialValues() throws {
-        guard let tanhFast = cpuKernels.tanh, let sigFast = cpuKernels.sigmoid else { return }
+        guard Kernels.accelerated else { return }
+        let tanhFast: (UnsafeMutablePointer<Float>, Int) -> Void = { Kernels.tanh($0, count: $1) }
+        let sigFast: (UnsafeMutablePointer<Float>, Int) -> Void = { Kernels.sigmoid($0, count: $1) }
         var vals: [Float] = []
         var x = -30.0
         while x < 30.0 {
@@ -293,8 +297,10 @@ import Glibc
             var impls: [(String, () -> Void)] = [("portable", {
                 Kernels.matvecI8Portable(rows: rows, cols: cols, split: split, q: q, stride: cols, scaleA: sa, scaleB: sb, x: x, bias: b, out: out, scratch: xq)
             })]
-            if let f = cpuKernels.matvec_i8 {
-                impls.append(("avx2", { f(rows, cols, split, q, cols, sa, sb, x, b, out, xq) }))
+            if Kernels.accelerated {
+                impls.append(("avx2", {
+                    Kernels.matvecI8(rows: rows, cols: cols, split: split, q: q, stride: cols, scaleA: sa, scaleB: sb, x: x, bias: b, out: out, scratch: xq)
+                }))
             }
             var mx = [0.0, 0.0]
             for c in 0..<cols { mx[c < split ? 0 : 1] = max(mx[c < split ? 0 : 1], abs(Double(x[c]))) }
@@ -327,7 +333,7 @@ import Glibc
             var impls: [(String, (UnsafeMutablePointer<Double>) -> Void)] = [("portable", {
                 Kernels.gramUpperPortable(f, rows: rows, n: n, stride: stride, g: $0, ld: ld)
             })]
-            if let k = cpuKernels.gram { impls.append(("avx2", { k(f, rows, n, stride, $0, ld) })) }
+            if Kernels.accelerated { impls.append(("avx2", { Kernels.gramUpper(f, rows: rows, n: n, stride: stride, g: $0, ld: ld) })) }
             for (name, run) in impls {
                 var g = [Double](repeating: 0.5, count: n * ld + 1)
                 g.withUnsafeMutableBufferPointer { p in if let base = p.baseAddress { run(base) } }
@@ -368,7 +374,7 @@ import Glibc
             var impls: [(String, () -> Void)] = [("portable", {
                 Kernels.accumulateOuterPortable(g0, outputs: outputs, width: width, f: f, rows: rows, d: d)
             })]
-            if let k = cpuKernels.outer { impls.append(("avx2", { k(outputs, width, g0, f, rows, d) })) }
+            if Kernels.accelerated { impls.append(("avx2", { Kernels.accumulateOuter(g0, outputs: outputs, width: width, f: f, rows: rows, d: d) })) }
             for (name, run) in impls {
                 g0.update(repeating: 0, count: outputs * width)
                 run()
@@ -384,7 +390,7 @@ import Glibc
         defer { AlignedBuffer.free(p) }
         for act in Activation.allCases {
             for i in 0..<16 { p[i] = Float(i) - 5 }
-            Kernels.activate(act, p, valid: 11, count: 16)
+            act.apply(p, valid: 11, count: 16)
             for i in 11..<16 { #expect(p[i] == 0, "\(act) pad \(i)") }
         }
     }

@@ -66,7 +66,7 @@ import Testing
         let config = ModelConfig(inputSize: 10, layers: [LayerConfig(size: 20), LayerConfig(size: 11, activation: .relu)], outputSize: 5, outputTransform: .softmax)
         let model = try randomModel(config, seed: 11)
         let batched = try Session(model: model, batchSize: batch)
-        let exact = batch < Session.packedMinBatch || cpuKernels.gemm_packed == nil
+        let exact = batch < Session.packedMinBatch || !Kernels.hasPackedGEMM
         #expect((batched.packed != nil) == !exact)
         let singles = try (0..<batch).map { _ in try Session(model: model) }
         var worst: Float = 0

@@ -29,7 +29,7 @@ func makeData(_ c: ModelConfig, n: Int, maxLen: Int = 6, seed: UInt64, targets k
 func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingData, loss: Loss, first: Int, bptt: Int)
     -> (Double, [Double])
 {
-    let e = Engine(c)
+    let e = BPTT(c)
     var g = [Double](repeating: 0, count: e.count)
     let sums = g.withUnsafeMutableBufferPointer { gp in
         e.batch(params: params, data: data, starts: data.starts, sequences: Array(0..<data.sequenceCount)[...],
@@ -85,7 +85,7 @@ func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingDat
         var rng = SplitMix(9)
         data = TrainingData(inputs: (0..<14).map { _ in rng.float(-1, 1) }, lengths: [7],
                             targets: .stepValues((0..<14).map { _ in rng.float(-1, 1) }))
-        let e = Engine(c)
+        let e = BPTT(c)
         // Boundary states from the unperturbed parameters.
         var frozen: [[[Double]]] = []
         params.withUnsafeBufferPointer { pp in
@@ -95,10 +95,10 @@ func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingDat
                                statesOut: { t, prev in if t > 0 && t % k == 0 { frozen.append(prev) } })
             }
         }
-        func lossWith(_ p: [Double], grad: UnsafeMutablePointer<Double>?) -> Engine.Sums {
+        func lossWith(_ p: [Double], grad: UnsafeMutablePointer<Double>?) -> Loss.Sums {
             p.withUnsafeBufferPointer { pp in
                 data.inputs.withUnsafeBufferPointer { xp in
-                    guard case .stepValues(let v) = data.targets else { return Engine.Sums() }
+                    guard case .stepValues(let v) = data.targets else { return Loss.Sums() }
                     return v.withUnsafeBufferPointer { vp in
                         e.sequence(params: pp.baseAddress!, x: xp.baseAddress!, T: 7, loss: .mse, targetAt: { _ in true },
                                    classAt: { _ in 0 }, valuesAt: { vp.baseAddress! + $0 * 2 }, grad: grad, firstLayer: 0,
@@ -131,7 +131,7 @@ func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingDat
         let c = GradientTests.cases[6].1
         let params = randomParameters(c, seed: 3).map { Double($0) }
         let data = makeData(c, n: 3, seed: 4, targets: "stepClass")
-        let e = Engine(c)
+        let e = BPTT(c)
         let all = engineLossAndGrad(c, params, data, loss: .crossEntropy, first: 0, bptt: 0).1
         let top1 = engineLossAndGrad(c, params, data, loss: .crossEntropy, first: 1, bptt: 0).1
         let head = engineLossAndGrad(c, params, data, loss: .crossEntropy, first: 2, bptt: 0).1
@@ -197,14 +197,14 @@ func trainConfig(_ f: (inout TrainerConfig) -> Void) -> TrainerConfig {
         }
     }
 
-    @Test func headFastPathEqualsEngine() throws {
+    @Test func headFastPathEqualsBPTT() throws {
         let data = try Self.teacherData(Self.config, n: 20, seed: 3, perStep: true)
         let model = try randomModel(Self.config, seed: 4)
         for loss in [Loss.mse] {
             let cfg = trainConfig { $0.loss = loss; $0.epochs = 3; $0.batchSize = 5; $0.learningRate = 0.05 }
             let fast = try Trainer(model: model, config: cfg).fit(data)
             let slow = try Trainer(model: model, config: cfg)
-            slow.forceEngine = true
+            slow.forceBPTT = true
             let ref = try slow.fit(data)
             let a = fast.parameters(), b = ref.parameters()
             var worst: Float = 0
@@ -216,7 +216,7 @@ func trainConfig(_ f: (inout TrainerConfig) -> Void) -> TrainerConfig {
         let cfg = trainConfig { $0.loss = .crossEntropy; $0.epochs = 2; $0.batchSize = 4 }
         let fast = try Trainer(model: model, config: cfg).fit(cdata)
         let slow = try Trainer(model: model, config: cfg)
-        slow.forceEngine = true
+        slow.forceBPTT = true
         let ref = try slow.fit(cdata)
         #expect(zip(fast.parameters(), ref.parameters()).allSatisfy { abs($0 - $1) < 1e-5 })
     }
@@ -281,7 +281,7 @@ func trainConfig(_ f: (inout TrainerConfig) -> Void) -> TrainerConfig {
         let c = ModelConfig(inputSize: 4, layers: [LayerConfig(size: 8), LayerConfig(size: 8, activation: .relu)], outputSize: 3)
         let data = try Self.teacherData(c, n: 24, seed: 9, perStep: false)
         let model = try randomModel(c, seed: 10)
-        let e = Engine(c)
+        let e = BPTT(c)
         let p0 = model.parameters()
         let head = try Trainer(model: model, config: trainConfig { $0.epochs = 3; $0.learningRate = 0.01 }).fit(data).parameters()
         #expect(bits(Array(head[..<e.headW])) == bits(Array(p0[..<e.headW])), "head-only training changed the body")
@@ -399,7 +399,7 @@ func trainConfig(_ f: (inout TrainerConfig) -> Void) -> TrainerConfig {
     @Test func newAndExtendedHeads() throws {
         let model = try randomModel(Self.config, seed: 16, labels: ["a", "b", "c"])
         let p0 = model.parameters()
-        let e = Engine(Self.config)
+        let e = BPTT(Self.config)
         let fresh = try model.withNewHead(outputs: 5, labels: ["v", "w", "x", "y", "z"], transform: .softmax, seed: 1)
         #expect(fresh.config.outputSize == 5 && fresh.labels.count == 5 && fresh.config.outputTransform == .softmax)
         #expect(fresh.bodyFingerprint == model.bodyFingerprint)

@@ -3,7 +3,7 @@
 /// duplicate keys rejected, no NaN/Infinity, nothing after the object but
 /// whitespace. Numbers are kept as integers when they are integers in Int64 range,
 /// and as `.nonInteger` otherwise (the schema then rejects them).
-enum JSON: Equatable {
+package enum JSON: Equatable {
     case object([(String, JSON)])
     case array([JSON])
     case string(String)
@@ -12,7 +12,7 @@ enum JSON: Equatable {
     case bool(Bool)
     case null
 
-    static func == (a: JSON, b: JSON) -> Bool {
+    package static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case (.object(let x), .object(let y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
@@ -256,7 +256,8 @@ enum JSON: Equatable {
 
     // MARK: - Serialisation (deterministic; compact)
 
-    func serialized() -> String {
+    /// Compact, deterministic text (also the CLI's `--json` output).
+    package func serialized() -> String {
         var s = ""
         write(into: &s)
         return s
@@ -288,7 +289,7 @@ enum JSON: Equatable {
         }
     }
 
-    static func writeString(_ str: String, into s: inout String) {
+    package static func writeString(_ str: String, into s: inout String) {
         s += "\""
         for u in str.unicodeScalars {
             switch u {

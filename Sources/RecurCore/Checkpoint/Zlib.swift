@@ -1,28 +1,6 @@
 import CZlib
 
-/// CRC-32 (IEEE, zlib's `crc32`).
-enum Checksum {
-    static func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
-        var crc: UInt = CZlib.crc32(0, nil, 0)
-        var p = base.assumingMemoryBound(to: UInt8.self)
-        var left = bytes.count
-        // zlib takes uInt lengths: feed in chunks of at most 1 GiB.
-        while left > 0 {
-            let n = min(left, 1 << 30)
-            crc = CZlib.crc32(crc, p, uInt(n))
-            p += n
-            left -= n
-        }
-        return UInt32(truncatingIfNeeded: crc)
-    }
-
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { crc32($0) }
-    }
-}
-
-enum Zlib {
+package enum Zlib {
     /// RFC 1950 zlib stream of `input` at `level` (1...9), the whole payload at once. Deterministic.
     /// Adapters use it (a head of a few hundred bytes: plane by plane measured 750 bytes against
     /// 722 for a 4-16-3 head); model files use `compressPlanes`.
@@ -114,19 +92,23 @@ enum Zlib {
         return out
     }
 
-    /// Inflates one zlib stream `input` into exactly `expected` bytes.
+    /// Stream framing: RFC 1950 zlib (checkpoints) or RFC 1951 raw deflate (zip members of .npz
+    /// files, read by the CLI).
+    package enum Framing: Sendable { case zlib, raw }
+
+    /// Inflates one zlib (or raw deflate) stream `input` into exactly `expected` bytes.
     /// Never writes more than `expected` (+1 probe byte); errors:
     ///  - stream produces more or fewer bytes than declared: `.decompressedSize`
     ///  - bad header / data / Adler-32 / truncated stream: `.corruptPayload`
     ///  - bytes left after the end of the stream: `.trailingData`
-    static func inflateExact(_ input: UnsafeRawBufferPointer, expected: Int) throws(RecurError) -> [UInt8] {
+    package static func inflateExact(_ input: UnsafeRawBufferPointer, expected: Int, framing: Framing = .zlib) throws(RecurError) -> [UInt8] {
         guard expected >= 0, expected < Int(UInt32.max) - 1, input.count < Int(UInt32.max) else {
             throw RecurError(.payloadTooLarge, "payload too large for this reader")
         }
         // uncompress2's loop with all input and output given at once, except that zlib skips
         // the Adler-32 (inflateValidate) and we check it with the CPU kernel when there is one
         // (AVX2: several times zlib's speed); the result codes map exactly as uncompress2 maps them.
-        let fastAdler = cpuKernels.adler32
+        let fastAdler = framing == .zlib ? Kernels.adler32 : nil
         var outLen = uLongf(0)
         var inLen = uLong(0)
         var adlerStored: UInt32 = 0
@@ -137,7 +119,8 @@ enum Zlib {
             var strm = z_stream()
             strm.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
             strm.avail_in = uInt(input.count)
-            guard inflateInit_(&strm, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            let windowBits: Int32 = framing == .zlib ? 15 : -15
+            guard inflateInit2_(&strm, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
                 rc = Z_MEM_ERROR
                 return
             }
@@ -163,7 +146,7 @@ enum Zlib {
         if rc == Z_OK, let adler = fastAdler {
             let computed = out.withUnsafeBufferPointer { adler(1, $0.baseAddress, $0.count) }
             guard computed == adlerStored else {
-                throw RecurError(.corruptPayload, "zlib stream is corrupt (Adler-32 stored \(hex32(adlerStored)), computed \(hex32(computed)))")
+                throw RecurError(.corruptPayload, "zlib stream is corrupt (Adler-32 stored \(Hex.prefixed(adlerStored)), computed \(Hex.prefixed(computed)))")
             }
         }
         switch rc {

@@ -312,11 +312,11 @@ public final class Model: @unchecked Sendable {
     /// uses every thread gets the same published copy); nil on int8 models or without the
     /// AVX2 kernels (the portable kernels use the row layout). Throws only `.outOfMemory`.
     func packedWeights() throws(RecurError) -> UnsafePointer<Float>? {
-        guard qweights == nil, let pack = cpuKernels.pack16, cpuKernels.gemm_packed != nil else { return nil }
+        guard qweights == nil, Kernels.hasPackedGEMM else { return nil }
         if let p = rk_slot_load(packedSlot) { return UnsafePointer(p.assumingMemoryBound(to: Float.self)) }
         let buf = try AlignedBuffer.allocate(floats: packedCount)
         for (l, lay) in layout.enumerated() {
-            pack(lay.size, lay.stride, weights + lay.weightOffset, lay.stride, buf + packedOffsets[l])
+            Kernels.pack16(rows: lay.size, cols: lay.stride, w: weights + lay.weightOffset, ws: lay.stride, into: buf + packedOffsets[l])
         }
         guard let won = rk_slot_publish(packedSlot, UnsafeMutableRawPointer(buf)) else {
             AlignedBuffer.free(buf)
@@ -324,6 +324,21 @@ public final class Model: @unchecked Sendable {
         }
         if won != UnsafeMutableRawPointer(buf) { AlignedBuffer.free(buf) }
         return UnsafePointer(won.assumingMemoryBound(to: Float.self))
+    }
+
+    /// The head's raw output z = Wo f + bo (before the output transform) for one padded feature
+    /// row `f` (`headStride` floats); int8 models use the int8 kernel with `scratch` (`headStride`
+    /// Int16). Training's evaluation uses it on cached features.
+    func headRaw(_ f: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Int16>) {
+        let O = config.outputSize
+        let b = weights + headBiasOffset
+        if let q = qweights, let sc = qscales {
+            let qs = sc + headScaleOffset
+            Kernels.matvecI8(rows: O, cols: headStride, split: headStride, q: q + headOffset, stride: headStride,
+                             scaleA: qs, scaleB: qs, x: f, bias: b, out: z, scratch: scratch)
+        } else {
+            Kernels.matvecBias(rows: O, cols: headStride, w: weights + headOffset, stride: headStride, x: f, bias: b, out: z)
+        }
     }
 
     /// Number of parameters (canonical count).

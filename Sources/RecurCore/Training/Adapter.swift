@@ -38,7 +38,6 @@ extension Model {
             ("output_size", .integer(Int64(O))), ("output_transform", .string(config.outputTransform.name)),
         ]
         if !labels.isEmpty { headJSON.append(("labels", .array(labels.map { .string($0) }))) }
-        let fp = String(bodyFingerprint, radix: 16)
         func entry(_ name: String, _ dtype: String, _ shape: [Int], _ offset: Int, _ nbytes: Int) -> JSON {
             .object([("name", .string(name)), ("dtype", .string(dtype)), ("shape", .array(shape.map { .integer(Int64($0)) })),
                      ("offset", .integer(Int64(offset))), ("nbytes", .integer(Int64(nbytes)))])
@@ -51,7 +50,7 @@ extension Model {
             ("format", .string("recur-adapter")),
             ("requires", .array(dt == .i8 ? [.string("i8")] : [])),
             ("base", .object([
-                ("body_fingerprint", .string(String(repeating: "0", count: 16 - fp.count) + fp)),
+                ("body_fingerprint", .string(Hex.digits(bodyFingerprint))),
                 ("input_size", .integer(Int64(config.inputSize))),
                 ("layers", .array(config.layers.map {
                     .object([("size", .integer(Int64($0.size))), ("activation", .string($0.activation.name))])
@@ -91,7 +90,7 @@ extension Model {
         let (plan, head) = try r.get()
         guard let fp = plan.bodyFingerprint else { throw RecurError(.schema, "adapter has no base fingerprint") }
         guard fp == bodyFingerprint, plan.config.inputSize == config.inputSize, plan.config.layers == config.layers else {
-            throw RecurError(.adapterMismatch, "the adapter was trained on another base (body fingerprint \(hex(fp)); this model's body is \(hex(bodyFingerprint)))")
+            throw RecurError(.adapterMismatch, "the adapter was trained on another base (body fingerprint \(Hex.prefixed(fp)); this model's body is \(Hex.prefixed(bodyFingerprint)))")
         }
         var p = parameters()
         p.removeLast(config.outputSize * (config.lastLayerSize + 1))

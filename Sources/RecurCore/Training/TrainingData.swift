@@ -111,24 +111,6 @@ public struct TrainingData: Sendable {
     }
 }
 
-/// Training losses. Raw values are the C `RECUR_LOSS_*` constants. Losses act on the
-/// head's raw output z: MSE on z, cross-entropy on softmax(z), binary cross-entropy on
-/// sigmoid(z) (computed in the numerically stable logit form). Each is the mean over the
-/// targets of a mini-batch (and over outputs for MSE and BCE), as in PyTorch.
-public enum Loss: Int32, Sendable, CaseIterable {
-    case mse = 0
-    case crossEntropy = 1
-    case binaryCrossEntropy = 2
-
-    public var name: String {
-        switch self {
-        case .mse: return "mse"
-        case .crossEntropy: return "cross_entropy"
-        case .binaryCrossEntropy: return "binary_cross_entropy"
-        }
-    }
-}
-
 /// Optimizers. Raw values are `RECUR_OPT_*`.
 public enum OptimizerKind: Int32, Sendable, CaseIterable {
     case sgd = 0

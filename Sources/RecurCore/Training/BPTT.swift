@@ -4,12 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// Double-precision forward pass and backpropagation through time over the canonical
+/// BPTT: the double-precision forward pass and backpropagation through time over the canonical
 /// parameter vector (design document §3.2 and §4.2): gradients flow from the head into
 /// the top layer, down through the stacked layers (W) and back in time through the
 /// feedback weights (U), with the activation derivatives at every step. Used for scopes
 /// `top(k)` and `all`, and as the exact oracle of the gradient tests.
-struct Engine {
+struct BPTT {
     let config: ModelConfig
     let layerW: [Int]  // offset of W_l in the canonical vector
     let layerU: [Int]
@@ -47,70 +47,6 @@ struct Engine {
         first >= config.layers.count ? headW : layerW[first]
     }
 
-    /// Per-batch sums: loss, number of loss terms (the normaliser), and the metric parts.
-    struct Sums {
-        var loss = 0.0
-        var terms = 0  // targets (CE) or target elements (MSE, BCE)
-        var rows = 0  // target rows
-        var correct = 0  // CE: argmax hits; BCE: element hits
-        var squaredError = 0.0  // MSE: Σ (z - t)^2
-        mutating func add(_ o: Sums) {
-            loss += o.loss
-            terms += o.terms
-            rows += o.rows
-            correct += o.correct
-            squaredError += o.squaredError
-        }
-    }
-
-    /// Loss term and dL/dz for one target row of raw outputs `z` (O values).
-    /// `dz` receives the gradient of the *summed* loss.
-    @inline(__always)
-    static func lossTerm(
-        _ loss: Loss, z: UnsafePointer<Double>, o: Int, classTarget: Int, values: UnsafePointer<Float>?,
-        dz: UnsafeMutablePointer<Double>?, sums: inout Sums
-    ) {
-        sums.rows += 1
-        switch loss {
-        case .mse:
-            guard let t = values else { return }
-            for k in 0..<o {
-                let d = z[k] - Double(t[k])
-                sums.loss += d * d
-                sums.squaredError += d * d
-                dz?[k] = 2 * d
-            }
-            sums.terms += o
-        case .crossEntropy:
-            var m = z[0]
-            var best = 0
-            for k in 1..<max(o, 1) where z[k] > m {
-                m = z[k]
-                best = k
-            }
-            var s = 0.0
-            for k in 0..<o { s += exp(z[k] - m) }
-            let lse = m + log(s)
-            sums.loss += lse - z[classTarget]
-            sums.terms += 1
-            if best == classTarget { sums.correct += 1 }
-            if let dz {
-                for k in 0..<o { dz[k] = exp(z[k] - lse) - (k == classTarget ? 1 : 0) }
-            }
-        case .binaryCrossEntropy:
-            guard let t = values else { return }
-            for k in 0..<o {
-                let x = z[k], y = Double(t[k])
-                // -[y log σ(x) + (1-y) log(1-σ(x))] = max(x,0) - x y + log(1 + e^{-|x|})
-                sums.loss += max(x, 0) - x * y + log1p(exp(-abs(x)))
-                let sig = 1 / (1 + exp(-x))
-                if (sig > 0.5) == (y > 0.5) { sums.correct += 1 }
-                dz?[k] = sig - y
-            }
-            sums.terms += o
-        }
-    }
-
     /// Forward (and, with `grad`, backward) through one sequence of `T` steps.
     /// - `x`: T x inputSize inputs; `targetAt(t)`: whether step t has a target;
     ///   `classAt(t)` / `valuesAt(t)`: the target of step t.
@@ -124,7 +60,7 @@ struct Engine {
         targetAt: (Int) -> Bool, classAt: (Int) -> Int, valuesAt: (Int) -> UnsafePointer<Float>?,
         grad: UnsafeMutablePointer<Double>?, firstLayer: Int, bptt: Int,
         frozenStates: [[[Double]]]? = nil, statesOut: ((Int, [[Double]]) -> Void)? = nil
-    ) -> Sums {
+    ) -> Loss.Sums {
         let L = config.layers.count
         let I = config.inputSize
         let O = config.outputSize
@@ -134,7 +70,7 @@ struct Engine {
         var prev = sizes.map { [Double](repeating: 0, count: $0) }
         var z = [Double](repeating: 0, count: O)
         var dzs = [[Double]](repeating: [], count: T)
-        var sums = Sums()
+        var sums = Loss.Sums()
         for t in 0..<T {
             if bptt > 0 && t > 0 && t % bptt == 0, let fs = frozenStates {
                 prev = fs[t / bptt - 1]
@@ -153,7 +89,7 @@ struct Engine {
                     for j in 0..<inN { a += wr[j] * xin[j] }
                     let ur = p + layerU[l] + i * H
                     for j in 0..<H { a += ur[j] * prev[l][j] }
-                    h[i] = Engine.act(config.layers[l].activation, a)
+                    h[i] = BPTT.act(config.layers[l].activation, a)
                 }
                 cur.append(h)
             }
@@ -172,7 +108,7 @@ struct Engine {
                 z.withUnsafeBufferPointer { zp in
                     dz.withUnsafeMutableBufferPointer { dp in
                         guard let zb = zp.baseAddress else { return }
-                        Engine.lossTerm(
+                        Loss.term(
                             loss, z: zb, o: O, classTarget: classAt(t), values: valuesAt(t),
                             dz: grad == nil ? nil : dp.baseAddress, sums: &sums)
                     }
@@ -220,7 +156,7 @@ struct Engine {
                 }
                 let xin: [Double] = l == 0 ? (0..<I).map { Double(x[t * I + $0]) } : hs[t][l - 1]
                 var da = [Double](repeating: 0, count: H)
-                for i in 0..<H { da[i] = dh[l][i] * Engine.actDerivative(config.layers[l].activation, h[i]) }
+                for i in 0..<H { da[i] = dh[l][i] * BPTT.actDerivative(config.layers[l].activation, h[i]) }
                 var rec = [Double](repeating: 0, count: H)
                 var down = [Double](repeating: 0, count: inN)
                 for i in 0..<H where da[i] != 0 {
@@ -274,8 +210,8 @@ struct Engine {
     func batch(
         params: [Double], data: TrainingData, starts: [Int], sequences: ArraySlice<Int>, loss: Loss,
         grad: UnsafeMutablePointer<Double>?, firstLayer: Int, bptt: Int
-    ) -> Sums {
-        var total = Sums()
+    ) -> Loss.Sums {
+        var total = Loss.Sums()
         let I = config.inputSize
         let O = config.outputSize
         params.withUnsafeBufferPointer { pp in
@@ -288,7 +224,7 @@ struct Engine {
                     let perStep = data.targets.perStep
                     func has(_ t: Int) -> Bool { perStep || t == T - 1 }
                     let row: (Int) -> Int = { t in perStep ? start + t : s }
-                    var sums = Sums()
+                    var sums = Loss.Sums()
                     switch data.targets {
                     case .sequenceClasses(let c), .stepClasses(let c):
                         sums = c.withUnsafeBufferPointer { cp in

@@ -25,13 +25,13 @@ let package = Package(
         // The public header, imported into Swift so the shims use its exact types.
         .systemLibrary(name: "CRecurAPI", path: "Sources/CRecurAPI"),
         // Thread-local last-error storage (C11 _Thread_local).
-        .target(name: "CRecurSupport", path: "Sources/CRecurSupport"),
+        .target(name: "CRecurSupport", path: "Sources/CRecurSupport", cSettings: [.headerSearchPath("../../include")]),
         // CPU-specific kernels (AVX2+FMA, int8, the thread pool) selected at run time. They live
         // in the engine's kernel folder beside the portable Swift SIMD kernels (one folder for
         // all kernels); SwiftPM needs C in its own target, so RecurCore excludes the subfolder.
         .target(name: "CRecurKernels", path: "Sources/RecurCore/Kernels/CPU"),
         .target(
-            name: "RecurCore", dependencies: ["CZlib", "CRecurKernels"], path: "Sources/RecurCore",
+            name: "RecurCore", dependencies: ["CZlib", "CRecurKernels", "CRecurAPI"], path: "Sources/RecurCore",
             exclude: ["Kernels/CPU"]),
         .target(
             name: "Recur", dependencies: ["RecurCore", "CRecurAPI", "CRecurSupport"],

@@ -78,7 +78,8 @@ int main(int argc, char **argv) {
     char path64[4096] = "", raw64[4096] = "";
     for (int si = 0; si < 2; si++) {
         uint32_t H = (uint32_t)shapes[si][1];
-        recur_model_config cfg = recur_model_default_config();
+        recur_model_config cfg;
+        recur_model_config_init(&cfg, sizeof cfg);
         cfg.input_size = (uint32_t)shapes[si][0];
         cfg.num_layers = 1;
         cfg.layer_sizes = &H;
@@ -91,7 +92,8 @@ int main(int argc, char **argv) {
         recur_model *m = NULL;
         CHECK(recur_model_create(&cfg, p, n, &m));
         for (int d = 0; d < 3; d++) {
-            recur_save_options so = recur_save_default_options();
+            recur_save_options so;
+            recur_save_options_init(&so, sizeof so);
             so.weight_dtype = dt[d];
             size_t size = 0;
             recur_status qs = recur_model_save_memory(m, &so, NULL, 0, &size);

@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
         shape sh = shapes[si];
         uint32_t sizes[4];
         for (int l = 0; l < sh.L; l++) sizes[l] = (uint32_t)sh.H;
-        recur_model_config cfg = recur_model_default_config();
+        recur_model_config cfg;
+        recur_model_config_init(&cfg, sizeof cfg);
         cfg.input_size = (uint32_t)sh.I;
         cfg.num_layers = (uint32_t)sh.L;
         cfg.layer_sizes = sizes;

@@ -1,4 +1,5 @@
 #include "recur_support.h"
+#include "recur.h"
 #include <string.h>
 
 #define RCX_ERROR_CAPACITY 1024
@@ -22,3 +23,5 @@ void rcx_set_last_error(const char *msg, size_t len) {
 }
 
 const char *rcx_last_error(void) { return rcx_error_buffer; }
+
+const char *rcx_version_string(void) { return RECUR_VERSION_STRING; }

@@ -5,8 +5,16 @@ import RecurCore
 
 // MARK: - Options and configs
 
+@_cdecl("recur_load_options_init")
+public func recur_load_options_init(_ options: UnsafeMutablePointer<recur_load_options>?, _ size: Int) -> recur_status {
+    initSized(options, size, defaults: defaultLoadOptions(), v1Size: StructSizes.loadOptions, type: "recur_load_options")
+}
+
+/// Deprecated by-value form (the version-1 layout).
 @_cdecl("recur_load_default_options")
-public func recur_load_default_options() -> recur_load_options {
+public func recur_load_default_options() -> recur_load_options { defaultLoadOptions() }
+
+func defaultLoadOptions() -> recur_load_options {
     let d = LoadOptions()
     return recur_load_options(
         struct_size: UInt32(MemoryLayout<recur_load_options>.size), flags: 0,
@@ -18,10 +26,8 @@ public func recur_load_default_options() -> recur_load_options {
 
 func loadOptions(_ p: UnsafePointer<recur_load_options>?) throws(RecurError) -> LoadOptions {
     guard let p else { return LoadOptions() }
-    let o = p.pointee
-    guard o.struct_size >= UInt32(MemoryLayout<recur_load_options>.size) else {
-        throw RecurError(.invalidArgument, "recur_load_options.struct_size is \(o.struct_size); initialise it with recur_load_default_options()")
-    }
+    let o = try readSized(p, defaults: defaultLoadOptions(), v1Size: StructSizes.loadOptions, type: "recur_load_options",
+                          initName: "recur_load_options_init")
     guard o.flags & ~RECUR_LOAD_SKIP_CHECKSUMS == 0 else {
         throw RecurError(.invalidArgument, "recur_load_options.flags has unknown bits 0x\(String(o.flags, radix: 16))")
     }
@@ -39,8 +45,16 @@ func loadOptions(_ p: UnsafePointer<recur_load_options>?) throws(RecurError) -> 
     return r
 }
 
+@_cdecl("recur_model_config_init")
+public func recur_model_config_init(_ config: UnsafeMutablePointer<recur_model_config>?, _ size: Int) -> recur_status {
+    initSized(config, size, defaults: defaultModelConfig(), v1Size: StructSizes.modelConfig, type: "recur_model_config")
+}
+
+/// Deprecated by-value form (the version-1 layout).
 @_cdecl("recur_model_default_config")
-public func recur_model_default_config() -> recur_model_config {
+public func recur_model_default_config() -> recur_model_config { defaultModelConfig() }
+
+func defaultModelConfig() -> recur_model_config {
     recur_model_config(
         struct_size: UInt32(MemoryLayout<recur_model_config>.size), input_size: 1, num_layers: 0,
         output_size: 1, layer_sizes: nil, activations: nil, output_transform: RECUR_OUTPUT_NONE,
@@ -53,10 +67,8 @@ func modelSpec(_ p: UnsafePointer<recur_model_config>?) throws(RecurError)
     -> (config: ModelConfig, labels: [String], metadata: [(key: String, value: String)])
 {
     guard let p else { throw RecurError(.nullPointer, "config is NULL") }
-    let c = p.pointee
-    guard c.struct_size >= UInt32(MemoryLayout<recur_model_config>.size) else {
-        throw RecurError(.invalidArgument, "recur_model_config.struct_size is \(c.struct_size); initialise it with recur_model_default_config()")
-    }
+    let c = try readSized(p, defaults: defaultModelConfig(), v1Size: StructSizes.modelConfig, type: "recur_model_config",
+                          initName: "recur_model_config_init")
     let nLayers = Int(c.num_layers)
     guard nLayers >= 1 && nLayers <= ModelLimits.maxLayers else {
         throw RecurError(.badConfig, "num_layers \(nLayers) is outside 1...\(ModelLimits.maxLayers)")
@@ -220,9 +232,15 @@ public func recur_model_num_params(_ model: OpaquePointer?, _ out: UnsafeMutable
     query(model, out) { $0.parameterCount }
 }
 
+@_cdecl("recur_model_state_floats")
+public func recur_model_state_floats(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> recur_status {
+    query(model, out) { $0.config.stateSize }
+}
+
+/// Deprecated name of recur_model_state_floats.
 @_cdecl("recur_model_state_size")
 public func recur_model_state_size(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> recur_status {
-    query(model, out) { $0.config.stateSize }
+    recur_model_state_floats(model, out)
 }
 
 @_cdecl("recur_model_output_transform")
@@ -303,8 +321,16 @@ public func recur_model_metadata(
 
 // MARK: - Saving
 
+@_cdecl("recur_save_options_init")
+public func recur_save_options_init(_ options: UnsafeMutablePointer<recur_save_options>?, _ size: Int) -> recur_status {
+    initSized(options, size, defaults: defaultSaveOptions(), v1Size: StructSizes.saveOptions, type: "recur_save_options")
+}
+
+/// Deprecated by-value form (the version-1 layout).
 @_cdecl("recur_save_default_options")
-public func recur_save_default_options() -> recur_save_options {
+public func recur_save_default_options() -> recur_save_options { defaultSaveOptions() }
+
+func defaultSaveOptions() -> recur_save_options {
     recur_save_options(
         struct_size: UInt32(MemoryLayout<recur_save_options>.size), weight_dtype: RECUR_DTYPE_MODEL,
         compression_level: 6)
@@ -312,10 +338,8 @@ public func recur_save_default_options() -> recur_save_options {
 
 func saveOptions(_ p: UnsafePointer<recur_save_options>?) throws(RecurError) -> (dtype: WeightDType?, level: Int) {
     guard let p else { return (nil, 6) }
-    let o = p.pointee
-    guard o.struct_size >= UInt32(MemoryLayout<recur_save_options>.size) else {
-        throw RecurError(.invalidArgument, "recur_save_options.struct_size is \(o.struct_size); initialise it with recur_save_default_options()")
-    }
+    let o = try readSized(p, defaults: defaultSaveOptions(), v1Size: StructSizes.saveOptions, type: "recur_save_options",
+                          initName: "recur_save_options_init")
     var dtype: WeightDType? = nil
     if o.weight_dtype != RECUR_DTYPE_MODEL {
         guard let d = WeightDType(rawValue: o.weight_dtype) else {

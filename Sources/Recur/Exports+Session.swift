@@ -135,11 +135,17 @@ public func recur_session_set_hidden(_ session: OpaquePointer?, _ h: UnsafePoint
     }
 }
 
-@_cdecl("recur_session_state_size")
-public func recur_session_state_size(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> recur_status {
+@_cdecl("recur_session_state_bytes")
+public func recur_session_state_bytes(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> recur_status {
     withStatus { () throws(RecurError) in
         try writeOut(out, try sessionBox(session).session.snapshotSize)
     }
+}
+
+/// Deprecated name of recur_session_state_bytes.
+@_cdecl("recur_session_state_size")
+public func recur_session_state_size(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> recur_status {
+    recur_session_state_bytes(session, out)
 }
 
 @_cdecl("recur_session_get_state")

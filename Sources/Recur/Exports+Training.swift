@@ -1,8 +1,16 @@
 import CRecurAPI
 import RecurCore
 
+@_cdecl("recur_trainer_config_init")
+public func recur_trainer_config_init(_ config: UnsafeMutablePointer<recur_trainer_config>?, _ size: Int) -> recur_status {
+    initSized(config, size, defaults: defaultTrainerConfig(), v1Size: StructSizes.trainerConfig, type: "recur_trainer_config")
+}
+
+/// Deprecated by-value form (the version-1 layout).
 @_cdecl("recur_trainer_default_config")
-public func recur_trainer_default_config() -> recur_trainer_config {
+public func recur_trainer_default_config() -> recur_trainer_config { defaultTrainerConfig() }
+
+func defaultTrainerConfig() -> recur_trainer_config {
     let d = TrainerConfig()
     return recur_trainer_config(
         struct_size: UInt32(MemoryLayout<recur_trainer_config>.size), loss: d.loss.rawValue,
@@ -14,10 +22,8 @@ public func recur_trainer_default_config() -> recur_trainer_config {
 
 func trainerConfig(_ p: UnsafePointer<recur_trainer_config>?) throws(RecurError) -> TrainerConfig {
     guard let p else { return TrainerConfig() }
-    let c = p.pointee
-    guard c.struct_size >= UInt32(MemoryLayout<recur_trainer_config>.size) else {
-        throw RecurError(.invalidArgument, "recur_trainer_config.struct_size is \(c.struct_size); initialise it with recur_trainer_default_config()")
-    }
+    let c = try readSized(p, defaults: defaultTrainerConfig(), v1Size: StructSizes.trainerConfig, type: "recur_trainer_config",
+                          initName: "recur_trainer_config_init")
     var r = TrainerConfig()
     guard let loss = Loss(rawValue: c.loss) else { throw RecurError(.invalidArgument, "loss \(c.loss) is not a RECUR_LOSS_* value") }
     guard let opt = OptimizerKind(rawValue: c.optimizer) else {
@@ -48,8 +54,16 @@ func trainerConfig(_ p: UnsafePointer<recur_trainer_config>?) throws(RecurError)
     return r
 }
 
+@_cdecl("recur_dataset_init")
+public func recur_dataset_init(_ data: UnsafeMutablePointer<recur_dataset>?, _ size: Int) -> recur_status {
+    initSized(data, size, defaults: defaultDataset(), v1Size: StructSizes.dataset, type: "recur_dataset")
+}
+
+/// Deprecated by-value form (the version-1 layout).
 @_cdecl("recur_dataset_default")
-public func recur_dataset_default() -> recur_dataset {
+public func recur_dataset_default() -> recur_dataset { defaultDataset() }
+
+func defaultDataset() -> recur_dataset {
     recur_dataset(
         struct_size: UInt32(MemoryLayout<recur_dataset>.size), target_kind: RECUR_TARGET_SEQUENCE_CLASSES,
         inputs: nil, inputs_len: 0, lengths: nil, num_sequences: 0, classes: nil, classes_len: 0, values: nil,
@@ -59,10 +73,7 @@ public func recur_dataset_default() -> recur_dataset {
 /// Copies a C dataset into Swift arrays (every pointer/length pair checked).
 func dataset(_ p: UnsafePointer<recur_dataset>?) throws(RecurError) -> TrainingData {
     guard let p else { throw RecurError(.nullPointer, "data is NULL") }
-    let d = p.pointee
-    guard d.struct_size >= UInt32(MemoryLayout<recur_dataset>.size) else {
-        throw RecurError(.invalidArgument, "recur_dataset.struct_size is \(d.struct_size); initialise it with recur_dataset_default()")
-    }
+    let d = try readSized(p, defaults: defaultDataset(), v1Size: StructSizes.dataset, type: "recur_dataset", initName: "recur_dataset_init")
     func floats(_ ptr: UnsafePointer<Float>?, _ n: Int, _ what: String) throws(RecurError) -> [Float] {
         guard n >= 0 && n <= 1 << 40 else { throw RecurError(.lengthMismatch, "\(what)_len \(n) is out of range") }
         if n == 0 { return [] }

@@ -2,11 +2,9 @@ import CRecurAPI
 import CRecurSupport
 import RecurCore
 
-private let versionString: StaticString = "0.1.0"
-
 @_cdecl("recur_version_string")
 public func recur_version_string() -> UnsafePointer<CChar> {
-    UnsafeRawPointer(versionString.utf8Start).assumingMemoryBound(to: CChar.self)
+    rcx_version_string()
 }
 
 @_cdecl("recur_version_number")

@@ -11,7 +11,7 @@ struct RecurTool: ParsableCommand {
         commandName: "recur",
         abstract: "Inspect, run, fine-tune, evaluate, convert and benchmark recur feedback-network models.",
         discussion: "Data file layouts are documented in docs/CLI.md.",
-        version: "0.1.0",
+        version: RecurVersion.string,
         subcommands: [Inspect.self, Run.self, Finetune.self, Eval.self, Convert.self, Bench.self])
 }
 

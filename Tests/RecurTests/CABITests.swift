@@ -87,7 +87,7 @@ func withOptionalArray<R>(_ a: [UnsafePointer<CChar>?]?, _ body: (UnsafePointer<
         var found = 0
         for line in header.split(separator: "\n") where line.hasPrefix("#define RECUR_E_") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count >= 3, let v = Int32(parts[2].prefix { $0 == "-" || $0.isNumber }) else { continue }
+            guard parts.count >= 3, let v = Int32(parts[2].drop { $0 == "(" }.prefix { $0 == "-" || $0.isNumber }) else { continue }
             let name = String(parts[1])
             guard let code = RecurError.Code(rawValue: v) else {
                 Issue.record("header code \(name) = \(v) has no Swift case")
@@ -113,7 +113,21 @@ func withOptionalArray<R>(_ a: [UnsafePointer<CChar>?]?, _ body: (UnsafePointer<
         #expect(Int(RECUR_MAX_WIDTH) == ModelLimits.maxWidth)
         #expect(Int(RECUR_MAX_BATCH) == ModelLimits.maxBatch)
         #expect(RECUR_FORMAT_VERSION_MAJOR == Int32(CheckpointFormat.versionMajor))
-        for a in Activation.allCases { #expect([RECUR_ACT_TANH, RECUR_ACT_RELU, RECUR_ACT_SIGMOID, RECUR_ACT_IDENTITY][Int(a.rawValue)] == a.rawValue) }
+        // Each Swift enum case has the value of the C macro of the same name (a table keyed by the
+        // name, so swapping two raw values or two macros fails).
+        let acts: [String: Int32] = ["tanh": RECUR_ACT_TANH, "relu": RECUR_ACT_RELU, "sigmoid": RECUR_ACT_SIGMOID, "identity": RECUR_ACT_IDENTITY]
+        #expect(acts.count == Activation.allCases.count)
+        for a in Activation.allCases { #expect(acts[a.name] == a.rawValue, "\(a.name)") }
+        let transforms: [String: Int32] = ["none": RECUR_OUTPUT_NONE, "softmax": RECUR_OUTPUT_SOFTMAX, "sigmoid": RECUR_OUTPUT_SIGMOID]
+        #expect(transforms.count == OutputTransform.allCases.count)
+        for t in OutputTransform.allCases { #expect(transforms[t.name] == t.rawValue, "\(t.name)") }
+        let dtypes: [String: Int32] = ["f32": RECUR_DTYPE_F32, "f16": RECUR_DTYPE_F16, "i8": RECUR_DTYPE_I8]
+        #expect(dtypes.count == WeightDType.allCases.count)
+        for d in WeightDType.allCases { #expect(dtypes[d.name] == d.rawValue, "\(d.name)") }
+        let losses: [String: Int32] = ["mse": RECUR_LOSS_MSE, "cross_entropy": RECUR_LOSS_CROSS_ENTROPY, "binary_cross_entropy": RECUR_LOSS_BINARY_CROSS_ENTROPY]
+        for l in Loss.allCases { #expect(losses[l.name] == l.rawValue, "\(l.name)") }
+        #expect(RecurVersion.string == RECUR_VERSION_STRING)
+        #expect(RecurVersion.major == Int(RECUR_VERSION_MAJOR) && RecurVersion.minor == Int(RECUR_VERSION_MINOR) && RecurVersion.patch == Int(RECUR_VERSION_PATCH))
     }
 
     @Test func introspectionAndSaveLoad() throws {
@@ -318,18 +332,84 @@ func withOptionalArray<R>(_ a: [UnsafePointer<CChar>?]?, _ body: (UnsafePointer<
         #expect(Recur.recur_model_load("/tmp", nil, &out) == RECUR_E_NOT_REGULAR_FILE)
     }
 
-    @Test func lastErrorIsThreadLocal() async {
+    /// While no field has been appended, the deprecated by-value defaults return exactly the
+    /// version-1 layout. When a field is appended this fails: then freeze those functions to a
+    /// copy of the version-1 struct (include/recur.h, "ABI evolution").
+    @Test func byValueDefaultsAreTheVersion1Layout() {
+        #expect(StructSizes.v1Frozen)
+        #expect(StructSizes.loadOptions == 48 && StructSizes.modelConfig == 72 && StructSizes.saveOptions == 12)
+        #expect(StructSizes.trainerConfig == 104 && StructSizes.dataset == 72)
+    }
+
+    /// The append-only reader on a struct that has grown since version 1 (what a future library
+    /// sees from a program built today): only the caller's bytes are read (the struct ends at a
+    /// page the test made unreadable), newer fields take their defaults, a larger struct is
+    /// accepted only with a zero tail.
+    @Test func sizedStructReaderReadsOnlyTheCallersBytes() throws {
+        struct Grown { var struct_size: UInt32; var a: Int32; var b: Double; var c: Int64 }  // v1 = 16 bytes
+        let defaults = Grown(struct_size: 0, a: 1, b: 2, c: 3)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard let mem = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mem != MAP_FAILED else {
+            Issue.record("mmap failed")
+            return
+        }
+        defer { munmap(mem, 2 * page) }
+        #expect(mprotect(mem + page, page, PROT_NONE) == 0)
+        let v1 = mem + page - 16  // a 16-byte version-1 struct ending at the guard page
+        v1.storeBytes(of: UInt32(16), as: UInt32.self)
+        v1.storeBytes(of: Int32(-7), toByteOffset: 4, as: Int32.self)
+        v1.storeBytes(of: Double(0.5), toByteOffset: 8, as: Double.self)
+        let r = try readSized(v1.assumingMemoryBound(to: Grown.self), defaults: defaults, v1Size: 16, type: "grown", initName: "grown_init")
+        #expect(r.a == -7 && r.b == 0.5 && r.c == 3 && r.struct_size == 16)
+        // Too small, garbage and over-long sizes.
+        v1.storeBytes(of: UInt32(12), as: UInt32.self)
+        #expect(throws: RecurError.self) { _ = try readSized(v1.assumingMemoryBound(to: Grown.self), defaults: defaults, v1Size: 16, type: "grown", initName: "grown_init") }
+        v1.storeBytes(of: UInt32.max, as: UInt32.self)
+        #expect(throws: RecurError.self) { _ = try readSized(v1.assumingMemoryBound(to: Grown.self), defaults: defaults, v1Size: 16, type: "grown", initName: "grown_init") }
+        // A newer caller: 40 bytes, zero tail accepted, a set tail byte refused.
+        let newer = mem + page - 40
+        newer.initializeMemory(as: UInt8.self, repeating: 0, count: 40)
+        newer.storeBytes(of: UInt32(40), as: UInt32.self)
+        newer.storeBytes(of: Int64(9), toByteOffset: 16, as: Int64.self)
+        let n = try readSized(newer.assumingMemoryBound(to: Grown.self), defaults: defaults, v1Size: 16, type: "grown", initName: "grown_init")
+        #expect(n.c == 9 && n.a == 0)
+        newer.storeBytes(of: UInt8(1), toByteOffset: 39, as: UInt8.self)
+        do {
+            _ = try readSized(newer.assumingMemoryBound(to: Grown.self), defaults: defaults, v1Size: 16, type: "grown", initName: "grown_init")
+            Issue.record("a set byte past the struct was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument && error.message.contains("byte 39"))
+        }
+        // init writes exactly `size` bytes: defaults, zero tail, struct_size = size.
+        newer.initializeMemory(as: UInt8.self, repeating: 0xEE, count: 40)
+        #expect(initSized(newer.assumingMemoryBound(to: Grown.self), 40, defaults: defaults, v1Size: 16, type: "grown") == RECUR_OK)
+        let g = newer.load(as: Grown.self)
+        #expect(g.struct_size == 40 && g.a == 1 && g.b == 2 && g.c == 3)
+        #expect((24..<40).allSatisfy { newer.load(fromByteOffset: $0, as: UInt8.self) == 0 })
+        #expect(initSized(v1.assumingMemoryBound(to: Grown.self), 16, defaults: defaults, v1Size: 16, type: "grown") == RECUR_OK)
+        #expect(v1.load(fromByteOffset: 4, as: Int32.self) == 1)
+    }
+
+    @Test func lastErrorIsThreadLocal() {
         var out: OpaquePointer? = nil
-        _ = Recur.recur_model_load("/nonexistent/a.recur", nil, &out)
-        let mine = lastError()
-        let other = await Task.detached { () -> String in
+        _ = Recur.recur_model_load("/nonexistent/from-this-thread.recur", nil, &out)
+        #expect(lastError().contains("from-this-thread"))
+        // A second pthread (certainly not this thread) fails with its own message and reports it.
+        final class Mailbox { var message = "" }
+        let box = Mailbox()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            guard let arg else { return nil }
             var o: OpaquePointer? = nil
-            _ = Recur.recur_model_load_memory(nil, 5, nil, &o)
-            return String(cString: Recur.recur_last_error_message())
-        }.value
-        #expect(other.contains("NULL"))
-        // This thread's message is unchanged by the other thread's failure (if the task ran on
-        // another thread; when it shares the thread, both are the latest failure on it).
-        #expect(mine.contains("a.recur"))
+            _ = Recur.recur_model_load("/nonexistent/from-the-other-thread.recur", nil, &o)
+            Unmanaged<Mailbox>.fromOpaque(arg).takeUnretainedValue().message = String(cString: Recur.recur_last_error_message())
+            return nil
+        }, Unmanaged.passUnretained(box).toOpaque())
+        #expect(rc == 0)
+        pthread_join(tid, nil)
+        #expect(box.message.contains("from-the-other-thread"))
+        // This thread's message is the one it had (a process-wide buffer would now hold the other's).
+        #expect(lastError().contains("from-this-thread"))
+        #expect(!lastError().contains("other-thread"))
     }
 }

@@ -31,7 +31,7 @@ if [ -f "$(${CC:-cc} -print-file-name=libstdc++.a)" ] && echo "$needed" | grep -
 
 # 3. Exported symbols == functions declared in the header.
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRW]$/ {print $3}' | sort -u)
-declared=$(grep -oE '\brecur_[a-z0-9_]+[[:space:]]*\(' "$prefix/include/recur.h" | tr -d ' (' | sort -u)
+declared=$(sed -nE 's/^RECUR_API[^(]*[^a-z0-9_](recur_[a-z0-9_]+)\(.*/\1/p' "$prefix/include/recur.h" | sort -u)
 if [ "$exported" == "$declared" ]; then ok "exports == header ($(echo "$declared" | wc -l) functions)"
 else bad "exports differ from header:"; diff <(echo "$exported") <(echo "$declared") || true; fi
 
@@ -48,6 +48,16 @@ if "$work/test_api" "$work"; then ok "test_api"; else bad "test_api"; fi
 cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic Tests/c/test_train.c $(pkg-config --cflags --libs recur) \
    -Wl,-rpath,"$prefix/lib" -lm -o "$work/test_train"
 if "$work/test_train" "$work"; then ok "test_train"; else bad "test_train"; fi
+
+# 5c. The ABI promise: a program built against the frozen 0.1.0 header (ABI version 1) runs on
+#     this library, and every version-1 field keeps its offset.
+cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic -I Tests/c/abi_v1 Tests/c/test_abi_v1.c -L"$prefix/lib" -lrecur \
+   -Wl,-rpath,"$prefix/lib" -lm -o "$work/test_abi_v1"
+if "$work/test_abi_v1" models/vowels-5speakers.recur; then ok "ABI v1 client (frozen 0.1.0 header) on this library"; else bad "ABI v1 client"; fi
+cc -std=c99 -Wall -Wextra -Werror -I Tests/c/abi_v1 Tests/c/abi_layout.c -o "$work/layout_v1"
+cc -std=c99 -Wall -Wextra -Werror -I "$prefix/include" Tests/c/abi_layout.c -o "$work/layout_now"
+if diff <("$work/layout_v1") <("$work/layout_now") >/dev/null; then ok "struct layouts: every version-1 field at its 0.1.0 offset ($("$work/layout_now" | wc -l) checked)"
+else bad "struct layouts changed:"; diff <("$work/layout_v1") <("$work/layout_now") || true; fi
 
 # 6. Stepping allocates nothing (malloc interposed and counted).
 cc -std=c99 -O1 -Wall -Wextra -Werror Tests/c/test_alloc.c $(pkg-config --cflags --libs recur) -Wl,-rpath,"$prefix/lib" -o "$work/test_alloc"

@@ -29,7 +29,8 @@ void free(void *p) { __libc_free(p); }
 int main(void) {
     uint32_t sizes[3] = {64, 32, 16};
     int32_t acts[3] = {RECUR_ACT_TANH, RECUR_ACT_RELU, RECUR_ACT_SIGMOID};
-    recur_model_config c = recur_model_default_config();
+    recur_model_config c;
+    recur_model_config_init(&c, sizeof c);
     c.input_size = 12;
     c.num_layers = 3;
     c.layer_sizes = sizes;
@@ -50,7 +51,8 @@ int main(void) {
      * pool to split its products) stepped by a session on 2 threads */
     c.weight_dtype = RECUR_DTYPE_I8;
     uint32_t big = 256;
-    recur_model_config cb = recur_model_default_config();
+    recur_model_config cb;
+    recur_model_config_init(&cb, sizeof cb);
     cb.input_size = 12;
     cb.num_layers = 1;
     cb.layer_sizes = &big;

@@ -58,7 +58,8 @@ static recur_model *make_model(float *params, size_t *n_params) {
     const char *labels[5] = {"zero", "one", "two", "three", "four"};
     const char *keys[1] = {"source"};
     const char *values[1] = {"test_api.c"};
-    recur_model_config cfg = recur_model_default_config();
+    recur_model_config cfg;
+    recur_model_config_init(&cfg, sizeof cfg);
     cfg.input_size = 10;
     cfg.num_layers = 1;
     cfg.output_size = 5;
@@ -96,7 +97,133 @@ static void *worker(void *p) {
     return NULL;
 }
 
+/* The last-error message is per thread: a failure on another thread leaves this thread's
+ * message as it was (this fails if the buffer is a plain global). */
+static void *fail_elsewhere(void *p) {
+    recur_model *m = NULL;
+    (void)recur_model_load("/nonexistent/from-the-other-thread.recur", NULL, &m);
+    snprintf((char *)p, 256, "%s", recur_last_error_message());
+    return NULL;
+}
+
+static void test_last_error_is_per_thread(void) {
+    recur_model *m = NULL;
+    CHECK(recur_model_load("/nonexistent/from-main.recur", NULL, &m) == RECUR_E_IO);
+    CHECK(strstr(recur_last_error_message(), "from-main") != NULL);
+    char theirs[256] = {0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, fail_elsewhere, theirs) == 0);
+    pthread_join(t, NULL);
+    CHECK(strstr(theirs, "from-the-other-thread") != NULL);
+    CHECK(strstr(recur_last_error_message(), "from-main") != NULL);
+    CHECK(strstr(recur_last_error_message(), "other-thread") == NULL);
+}
+
+/* The append-only struct rule (include/recur.h, "ABI evolution"). */
+static void test_struct_sizes(void) {
+    /* init: NULL, too small, too large. */
+    recur_load_options o;
+    CHECK(recur_load_options_init(NULL, sizeof o) == RECUR_E_NULL_POINTER);
+    CHECK(recur_load_options_init(&o, RECUR_LOAD_OPTIONS_SIZE_V1 - 1) == RECUR_E_INVALID_ARGUMENT);
+    CHECK(recur_load_options_init(&o, RECUR_STRUCT_SIZE_MAX + 1) == RECUR_E_INVALID_ARGUMENT);
+    CHECK(recur_load_options_init(&o, sizeof o) == RECUR_OK);
+    CHECK(o.struct_size == sizeof o && o.max_file_size == 64u << 20 && o.max_tensors == 1024 && o.flags == 0);
+    CHECK(RECUR_LOAD_OPTIONS_SIZE_V1 <= sizeof(recur_load_options) && RECUR_MODEL_CONFIG_SIZE_V1 <= sizeof(recur_model_config) &&
+          RECUR_SAVE_OPTIONS_SIZE_V1 <= sizeof(recur_save_options) && RECUR_TRAINER_CONFIG_SIZE_V1 <= sizeof(recur_trainer_config) &&
+          RECUR_DATASET_SIZE_V1 <= sizeof(recur_dataset));
+
+    /* A program built against a newer header: a larger struct whose extra bytes are zero works. */
+    union {
+        recur_load_options o;
+        unsigned char bytes[sizeof(recur_load_options) + 32];
+    } big;
+    memset(&big, 0xAB, sizeof big);
+    CHECK(recur_load_options_init(&big.o, sizeof big) == RECUR_OK);
+    CHECK(big.o.struct_size == sizeof big && big.o.max_file_size == 64u << 20);
+    int tail_zero = 1;
+    for (size_t i = sizeof(recur_load_options); i < sizeof big; i++) tail_zero &= big.bytes[i] == 0;
+    CHECK(tail_zero);
+    unsigned char tiny[4096];
+    size_t tiny_len = 0;
+    {
+        recur_model *m = NULL;
+        float p[4 * 3 + 4 * 4 + 4 + 2 * 4 + 2];
+        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) p[i] = 0.01f * (float)i;
+        uint32_t sizes[1] = {4};
+        union {
+            recur_model_config c;
+            unsigned char bytes[sizeof(recur_model_config) + 16];
+        } cfg;
+        CHECK(recur_model_config_init(&cfg.c, sizeof cfg) == RECUR_OK);
+        cfg.c.input_size = 3;
+        cfg.c.num_layers = 1;
+        cfg.c.layer_sizes = sizes;
+        cfg.c.output_size = 2;
+        CHECK(recur_model_create(&cfg.c, p, sizeof p / sizeof p[0], &m) == RECUR_OK && m != NULL);
+        cfg.bytes[sizeof(recur_model_config) + 3] = 1; /* a newer field this library cannot honour */
+        recur_model *m2 = NULL;
+        CHECK(recur_model_create(&cfg.c, p, sizeof p / sizeof p[0], &m2) == RECUR_E_INVALID_ARGUMENT && m2 == NULL);
+        CHECK(strstr(recur_last_error_message(), "newer field") != NULL);
+        /* The version-1 size exactly (what a program built today passes) is accepted. */
+        cfg.bytes[sizeof(recur_model_config) + 3] = 0;
+        cfg.c.struct_size = (uint32_t)RECUR_MODEL_CONFIG_SIZE_V1;
+        CHECK(recur_model_create(&cfg.c, p, sizeof p / sizeof p[0], &m2) == RECUR_OK);
+        recur_model_free(m2);
+        cfg.c.struct_size = (uint32_t)RECUR_MODEL_CONFIG_SIZE_V1 - 4;
+        CHECK(recur_model_create(&cfg.c, p, sizeof p / sizeof p[0], &m2) == RECUR_E_INVALID_ARGUMENT);
+        CHECK(strstr(recur_last_error_message(), "recur_model_config_init") != NULL);
+        cfg.c.struct_size = 0xFFFFFFFFu; /* garbage: refused without reading past the struct */
+        CHECK(recur_model_create(&cfg.c, p, sizeof p / sizeof p[0], &m2) == RECUR_E_INVALID_ARGUMENT);
+
+        union {
+            recur_save_options s;
+            unsigned char bytes[sizeof(recur_save_options) + 8];
+        } so;
+        CHECK(recur_save_options_init(&so.s, sizeof so) == RECUR_OK);
+        CHECK(so.s.weight_dtype == RECUR_DTYPE_MODEL && so.s.compression_level == 6);
+        CHECK(recur_model_save_memory(m, &so.s, tiny, sizeof tiny, &tiny_len) == RECUR_OK && tiny_len > 0);
+        so.bytes[sizeof(recur_save_options)] = 7;
+        size_t len2 = 0;
+        CHECK(recur_model_save_memory(m, &so.s, tiny, sizeof tiny, &len2) == RECUR_E_INVALID_ARGUMENT);
+
+        union {
+            recur_trainer_config t;
+            unsigned char bytes[sizeof(recur_trainer_config) + 8];
+        } tc;
+        CHECK(recur_trainer_config_init(&tc.t, sizeof tc) == RECUR_OK);
+        CHECK(tc.t.optimizer == RECUR_OPT_ADAM && tc.t.epochs == 10 && tc.t.batch_size == 32 && tc.t.learning_rate == 1e-3);
+        recur_trainer *tr = NULL;
+        CHECK(recur_trainer_create(m, &tc.t, &tr) == RECUR_OK);
+        recur_trainer_free(tr);
+        tc.bytes[sizeof(recur_trainer_config) + 7] = 1;
+        CHECK(recur_trainer_create(m, &tc.t, &tr) == RECUR_E_INVALID_ARGUMENT && tr == NULL);
+
+        recur_dataset d;
+        CHECK(recur_dataset_init(&d, sizeof d) == RECUR_OK);
+        CHECK(d.struct_size == sizeof d && d.inputs == NULL && d.num_sequences == 0 && d.target_kind == RECUR_TARGET_SEQUENCE_CLASSES);
+        CHECK(recur_dataset_init(&d, 3) == RECUR_E_INVALID_ARGUMENT);
+
+        size_t floats = 0, bytes = 0;
+        recur_session *s = NULL;
+        CHECK(recur_session_create(m, &s) == RECUR_OK);
+        CHECK(recur_model_state_floats(m, &floats) == RECUR_OK && floats == 4);
+        CHECK(recur_session_state_bytes(s, &bytes) == RECUR_OK && bytes == 32 + 4 * floats + 4);
+        recur_session_free(s);
+        recur_model_free(m);
+    }
+    /* Load options through the loader: a zero-tailed larger struct works, a set byte does not. */
+    {
+        recur_model *m = NULL;
+        CHECK(recur_model_load_memory(tiny, tiny_len, &big.o, &m) == RECUR_OK);
+        recur_model_free(m);
+        big.bytes[sizeof(recur_load_options) + 31] = 0x80;
+        CHECK(recur_model_load_memory(tiny, tiny_len, &big.o, &m) == RECUR_E_INVALID_ARGUMENT && m == NULL);
+    }
+}
+
 int main(int argc, char **argv) {
+    test_last_error_is_per_thread();
+    test_struct_sizes();
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     float params[1000];
     size_t n = 0;
@@ -194,7 +321,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 200; i++) xs[i] = frand(1.0f);
     CHECK(recur_session_run(s, xs, 100, 10, NULL, 0) == RECUR_OK);
     size_t ss = 0;
-    CHECK(recur_session_state_size(s, &ss) == RECUR_OK);
+    CHECK(recur_session_state_bytes(s, &ss) == RECUR_OK);
     void *snap = malloc(ss);
     CHECK(recur_session_get_state(s, snap, ss) == RECUR_OK);
     CHECK(recur_session_run(s, xs + 100, 100, 10, ya, 50) == RECUR_OK);
@@ -257,7 +384,8 @@ int main(int argc, char **argv) {
     /* Thread setting of a session: checked, bit-identical, freed with the session. */
     {
         uint32_t big[2] = {300, 200}, nthr = 0;
-        recur_model_config bc = recur_model_default_config();
+        recur_model_config bc;
+        recur_model_config_init(&bc, sizeof bc);
         bc.input_size = 24;
         bc.num_layers = 2;
         bc.layer_sizes = big;

@@ -40,7 +40,8 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     /* A 4-16-3 model and 60 sequences whose class is the sign pattern of the mean input. */
     uint32_t sizes[1] = {16};
-    recur_model_config cfg = recur_model_default_config();
+    recur_model_config cfg;
+    recur_model_config_init(&cfg, sizeof cfg);
     cfg.input_size = 4;
     cfg.num_layers = 1;
     cfg.layer_sizes = sizes;
@@ -63,7 +64,8 @@ int main(int argc, char **argv) {
         for (int t = 0; t < T; t++)
             for (int i = 0; i < 4; i++) inputs[(s * T + t) * 4 + i] = 0.3f * frand() + (i == classes[s] ? 0.8f : 0.0f);
     }
-    recur_dataset data = recur_dataset_default();
+    recur_dataset data;
+    recur_dataset_init(&data, sizeof data);
     data.target_kind = RECUR_TARGET_SEQUENCE_CLASSES;
     data.inputs = inputs;
     data.inputs_len = N * T * 4;
@@ -72,7 +74,8 @@ int main(int argc, char **argv) {
     data.classes = classes;
     data.classes_len = N;
 
-    recur_trainer_config tc = recur_trainer_default_config();
+    recur_trainer_config tc;
+    recur_trainer_config_init(&tc, sizeof tc);
     tc.loss = RECUR_LOSS_CROSS_ENTROPY;
     tc.learning_rate = 0.05;
     tc.epochs = 20;
@@ -159,16 +162,17 @@ int main(int argc, char **argv) {
     CHECK(recur_model_extend_head(nh, 1, NULL, 2, &wrong) == RECUR_E_BAD_LABEL);
 
     /* Misuse: bad config values, empty data, mismatched lengths, bad classes, wrong handles. */
-    recur_trainer_config c2 = recur_trainer_default_config();
+    recur_trainer_config c2;
+    recur_trainer_config_init(&c2, sizeof c2);
     c2.learning_rate = -1;
     CHECK(recur_trainer_create(base, &c2, &trb) == RECUR_E_INVALID_ARGUMENT && trb == NULL);
-    c2 = recur_trainer_default_config();
+    recur_trainer_config_init(&c2, sizeof c2);
     c2.scope_layers = 2;
     CHECK(recur_trainer_create(base, &c2, &trb) == RECUR_E_INVALID_ARGUMENT);
-    c2 = recur_trainer_default_config();
+    recur_trainer_config_init(&c2, sizeof c2);
     c2.optimizer = 17;
     CHECK(recur_trainer_create(base, &c2, &trb) == RECUR_E_INVALID_ARGUMENT);
-    c2 = recur_trainer_default_config();
+    recur_trainer_config_init(&c2, sizeof c2);
     c2.struct_size = 1;
     CHECK(recur_trainer_create(base, &c2, &trb) == RECUR_E_INVALID_ARGUMENT);
     CHECK(recur_trainer_create((recur_model *)(void *)tr, NULL, &trb) == RECUR_E_BAD_HANDLE);

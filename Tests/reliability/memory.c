@@ -43,7 +43,8 @@ static long rss_kb(void) {
 
 static recur_model *make_dtype(uint32_t I, uint32_t H, uint32_t O, uint32_t L, int32_t dtype, size_t *np) {
     uint32_t sizes[4] = {H, H, H, H};
-    recur_model_config c = recur_model_default_config();
+    recur_model_config c;
+    recur_model_config_init(&c, sizeof c);
     c.input_size = I; c.num_layers = L; c.layer_sizes = sizes; c.output_size = O;
     c.weight_dtype = dtype;
     recur_model_config_num_params(&c, np);

@@ -6,7 +6,8 @@
 
 static recur_model *make(float scale) {
     uint32_t sizes[1] = {256};
-    recur_model_config c = recur_model_default_config();
+    recur_model_config c;
+    recur_model_config_init(&c, sizeof c);
     c.input_size = 64; c.num_layers = 1; c.layer_sizes = sizes; c.output_size = 10;
     size_t n = 0;
     recur_model_config_num_params(&c, &n);

@@ -32,7 +32,8 @@ static int create(const char *path) {
     const char *keys[2] = {"description", "created_by"};
     const char *values[2] = {"FeedbackNet(10, 20, 5) from the design document, seeded untrained weights",
                              "examples/c/quickstart.c --create"};
-    recur_model_config cfg = recur_model_default_config();
+    recur_model_config cfg;
+    TRY(recur_model_config_init(&cfg, sizeof cfg));
     cfg.input_size = 10;
     cfg.num_layers = 1;
     cfg.layer_sizes = sizes;
@@ -112,7 +113,7 @@ int main(int argc, char **argv) {
 
     /* Snapshot the stream, run on, restore and run the same steps again: identical. */
     size_t ss = 0;
-    TRY(recur_session_state_size(s, &ss));
+    TRY(recur_session_state_bytes(s, &ss));
     void *snap = malloc(ss);
     TRY(recur_session_get_state(s, snap, ss));
     float xs[8 * 10], ya[8 * 5], yb[8 * 5];

@@ -124,7 +124,8 @@ static void add_case(dataset_buf *d, const corpus *c, int i) {
 }
 
 static recur_dataset as_dataset(const dataset_buf *d) {
-    recur_dataset r = recur_dataset_default();
+    recur_dataset r;
+    TRY(recur_dataset_init(&r, sizeof r));
     r.target_kind = RECUR_TARGET_SEQUENCE_CLASSES;
     r.inputs = d->x;
     r.inputs_len = d->steps * CH;
@@ -153,7 +154,8 @@ static int32_t bar(const recur_progress *p, void *user) {
 }
 
 static recur_model *train_head(recur_model *m, const dataset_buf *d, uint32_t epochs, const char *name) {
-    recur_trainer_config cfg = recur_trainer_default_config();
+    recur_trainer_config cfg;
+    TRY(recur_trainer_config_init(&cfg, sizeof cfg));
     cfg.loss = RECUR_LOSS_CROSS_ENTROPY;
     cfg.learning_rate = 0.02;
     cfg.epochs = epochs;
@@ -195,7 +197,8 @@ static recur_model *enroll(const recur_model *m, const corpus *tr, int k, const 
  * inputs standardised the same way, and a 5-way head trained like the shipped one. */
 static recur_model *control_model(const corpus *tr) {
     uint32_t sizes[1] = {64};
-    recur_model_config cfg = recur_model_default_config();
+    recur_model_config cfg;
+    TRY(recur_model_config_init(&cfg, sizeof cfg));
     cfg.input_size = CH; cfg.num_layers = 1; cfg.layer_sizes = sizes; cfg.output_size = 5;
     cfg.output_transform = RECUR_OUTPUT_SOFTMAX;
     const char *labels[5] = {"speaker 1", "speaker 2", "speaker 3", "speaker 4", "speaker 5"};

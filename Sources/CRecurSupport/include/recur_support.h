@@ -7,4 +7,6 @@
 void rcx_set_last_error(const char *msg, size_t len);
 /* This thread's last error message, NUL-terminated; "" if none. */
 const char *rcx_last_error(void);
+/* RECUR_VERSION_STRING of include/recur.h (static storage). */
+const char *rcx_version_string(void);
 #endif

@@ -1,6 +1,7 @@
 """recur.format against the native library: cross-language round trips and the hostile
 cases, which must raise the same status (and exception class) on both sides."""
 
+import re
 import struct
 import zlib
 
@@ -10,7 +11,7 @@ import pytest
 import recur
 from recur import format as F
 from recur._errors import STATUS, error_class
-from conftest import SHAPES, random_checkpoint
+from conftest import ROOT, SHAPES, random_checkpoint
 
 
 @pytest.mark.parametrize("wd", ["f32", "f16", "i8"])
@@ -248,8 +249,24 @@ def test_hostile_file(name, code, make):
     assert isinstance(native.value, recur.CheckpointError if status <= -40 else recur.RecurError)
 
 
-def test_case_count():
-    assert len(CASES) >= 40
+def test_every_format_status_is_reached_by_a_hostile_case():
+    """Every checkpoint-format status the header defines (-40 ... -69) is what both readers
+    return for at least one of the hostile files above (so a new status cannot ship untested,
+    and a case whose forgery stopped producing its status would fail its own test)."""
+    header = {n: int(v) for n, v in re.findall(r"#define (RECUR_E_[A-Z0-9_]+) \((-\d+)\)",
+                                               (ROOT / "include" / "recur.h").read_text())}
+    format_codes = {n for n, v in header.items() if -69 <= v <= -40}
+    reached = set()
+    for _, code, make in CASES + I8_CASES:
+        data = make()
+        with pytest.raises(recur.RecurError) as native:
+            recur.Model.from_bytes(data)
+        with pytest.raises(recur.RecurError) as python:
+            F.read_bytes(data)
+        assert native.value.status == python.value.status == STATUS["RECUR_E_" + code]
+        reached.add("RECUR_E_" + code)
+    missing = format_codes - reached
+    assert not missing, f"format statuses no hostile case produces: {sorted(missing)}"
 
 
 def test_limits_through_bindings():

@@ -8,9 +8,12 @@ neural networks.
 >>> ys = session.run(xs)           # (T, input) -> (T, output)
 
 Conversion from PyTorch and a pure-Python checkpoint reader/writer live in
-``recur.convert`` and ``recur.format``; a float64 numpy reference of the forward pass in
-``recur.reference``.
+``recur.convert`` and ``recur.format``, the bundled JapaneseVowels data in ``recur.datasets``
+(all three imported on first use: ``recur.convert.feedbacknet(...)`` works after ``import
+recur``), and a float64 numpy reference of the forward pass in ``recur.reference``.
 """
+
+import importlib as _importlib
 
 from ._errors import (
     AdapterMismatchError,
@@ -31,14 +34,26 @@ from ._lib import ABI_VERSION, load_library
 from .model import BatchSession, Model, Session
 from .training import Progress, Trainer, evaluate
 
-__version__ = "0.1.0"
-
 __all__ = [
     "AdapterMismatchError", "CancelledError", "Progress", "Trainer", "TrainingError", "evaluate",
     "ABI_VERSION", "BatchSession", "CheckpointError", "ConfigError", "InvalidArgumentError", "Model",
     "NonFiniteError", "NotFoundError", "OutOfMemoryError", "RecurError", "RecurIOError", "Session",
     "StateMismatchError", "VersionMismatchError", "load_library", "library_version",
+    "convert", "datasets", "format", "reference",
 ]
+
+_LAZY = ("convert", "datasets", "format", "reference")
+
+
+def __getattr__(name: str):
+    """Submodules on first use, and ``__version__``: the version of the bundled library, whose
+    one source is RECUR_VERSION_STRING in include/recur.h (the package metadata is built from
+    the same macro)."""
+    if name in _LAZY:
+        return _importlib.import_module(f".{name}", __name__)
+    if name == "__version__":
+        return library_version()
+    raise AttributeError(f"module 'recur' has no attribute {name!r}")
 
 
 def library_version() -> str:

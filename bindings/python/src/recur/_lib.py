@@ -13,8 +13,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import sys
-from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+
+from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 from typing import List, Optional
 
@@ -139,13 +139,17 @@ _SIGNATURES = {
     "recur_status_string": (c_char_p, [_status]),
     # const char *recur_last_error_message(void);
     "recur_last_error_message": (c_char_p, []),
-    # recur_load_options recur_load_default_options(void);
+    # recur_status recur_load_options_init(recur_load_options *options, size_t size);
+    "recur_load_options_init": (_status, [_P(LoadOptions), c_size_t]),
+    # recur_load_options recur_load_default_options(void);  (deprecated)
     "recur_load_default_options": (LoadOptions, []),
     # recur_status recur_model_load(const char *path, const recur_load_options *options, recur_model **out);
     "recur_model_load": (_status, [c_char_p, _P(LoadOptions), _P(_MH)]),
     # recur_status recur_model_load_memory(const void *data, size_t len, const recur_load_options *, recur_model **);
     "recur_model_load_memory": (_status, [c_void_p, c_size_t, _P(LoadOptions), _P(_MH)]),
-    # recur_model_config recur_model_default_config(void);
+    # recur_status recur_model_config_init(recur_model_config *config, size_t size);
+    "recur_model_config_init": (_status, [_P(ModelConfig), c_size_t]),
+    # recur_model_config recur_model_default_config(void);  (deprecated)
     "recur_model_default_config": (ModelConfig, []),
     # recur_status recur_model_config_num_params(const recur_model_config *config, size_t *out);
     "recur_model_config_num_params": (_status, [_P(ModelConfig), _P(c_size_t)]),
@@ -160,7 +164,8 @@ _SIGNATURES = {
     "recur_model_output_size": (_status, [_MH, _P(c_size_t)]),
     "recur_model_num_layers": (_status, [_MH, _P(c_size_t)]),
     "recur_model_num_params": (_status, [_MH, _P(c_size_t)]),
-    "recur_model_state_size": (_status, [_MH, _P(c_size_t)]),
+    "recur_model_state_floats": (_status, [_MH, _P(c_size_t)]),
+    "recur_model_state_size": (_status, [_MH, _P(c_size_t)]),  # deprecated
     # recur_status recur_model_output_transform(const recur_model *model, int32_t *out);
     "recur_model_output_transform": (_status, [_MH, _P(c_int32)]),
     "recur_model_weight_dtype": (_status, [_MH, _P(c_int32)]),
@@ -174,7 +179,9 @@ _SIGNATURES = {
     "recur_model_metadata_at": (_status, [_MH, c_size_t, _P(c_char_p), _P(c_char_p)]),
     # recur_status recur_model_metadata(const recur_model *model, const char *key, const char **value);
     "recur_model_metadata": (_status, [_MH, c_char_p, _P(c_char_p)]),
-    # recur_save_options recur_save_default_options(void);
+    # recur_status recur_save_options_init(recur_save_options *options, size_t size);
+    "recur_save_options_init": (_status, [_P(SaveOptions), c_size_t]),
+    # recur_save_options recur_save_default_options(void);  (deprecated)
     "recur_save_default_options": (SaveOptions, []),
     # recur_status recur_model_save(const recur_model *model, const char *path, const recur_save_options *options);
     "recur_model_save": (_status, [_MH, c_char_p, _P(SaveOptions)]),
@@ -200,13 +207,18 @@ _SIGNATURES = {
     # recur_status recur_session_get_hidden(const recur_session *, float *out, size_t out_len);
     "recur_session_get_hidden": (_status, [_SH, c_void_p, c_size_t]),
     "recur_session_set_hidden": (_status, [_SH, c_void_p, c_size_t]),
-    "recur_session_state_size": (_status, [_SH, _P(c_size_t)]),
+    "recur_session_state_bytes": (_status, [_SH, _P(c_size_t)]),
+    "recur_session_state_size": (_status, [_SH, _P(c_size_t)]),  # deprecated
     # recur_status recur_session_get_state(const recur_session *, void *buf, size_t len);
     "recur_session_get_state": (_status, [_SH, c_void_p, c_size_t]),
     "recur_session_set_state": (_status, [_SH, c_void_p, c_size_t]),
-    # recur_trainer_config recur_trainer_default_config(void);
+    # recur_status recur_trainer_config_init(recur_trainer_config *config, size_t size);
+    "recur_trainer_config_init": (_status, [_P(TrainerConfig), c_size_t]),
+    # recur_trainer_config recur_trainer_default_config(void);  (deprecated)
     "recur_trainer_default_config": (TrainerConfig, []),
-    # recur_dataset recur_dataset_default(void);
+    # recur_status recur_dataset_init(recur_dataset *data, size_t size);
+    "recur_dataset_init": (_status, [_P(Dataset), c_size_t]),
+    # recur_dataset recur_dataset_default(void);  (deprecated)
     "recur_dataset_default": (Dataset, []),
     # recur_status recur_trainer_create(const recur_model *, const recur_trainer_config *, recur_trainer **);
     "recur_trainer_create": (_status, [_MH, _P(TrainerConfig), _P(_TH)]),
@@ -237,6 +249,11 @@ _SIGNATURES = {
     "recur_model_apply_adapter_memory": (_status, [_MH, c_void_p, c_size_t, _P(LoadOptions), _P(_MH)]),
 }
 
+#: The init function of each parameter struct.
+_INIT = {LoadOptions: "recur_load_options_init", ModelConfig: "recur_model_config_init",
+         SaveOptions: "recur_save_options_init", TrainerConfig: "recur_trainer_config_init",
+         Dataset: "recur_dataset_init"}
+
 #: Functions declared here (the drift test compares this with the header and the library).
 DECLARED = frozenset(_SIGNATURES)
 
@@ -261,6 +278,17 @@ class Library:
         self.run_raw = cdll["recur_session_run"]
         self.run_raw.restype = c_int32
         self.run_raw.argtypes = [c_void_p, c_void_p, c_size_t, c_size_t, c_void_p, c_size_t]
+
+    def init_struct(self, cls):
+        """A new ``cls`` (LoadOptions, ModelConfig, SaveOptions, TrainerConfig, Dataset) filled
+        by its ``recur_*_init`` function with this package's struct size."""
+        obj = cls()
+        st = getattr(self, _INIT[cls])(ctypes.byref(obj), ctypes.sizeof(obj))
+        if st != 0:
+            from ._errors import make_error
+
+            raise make_error(st, self.last_error())
+        return obj
 
     def last_error(self) -> str:
         msg = self.recur_last_error_message()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import byref, c_char_p, c_int32, c_size_t
+from ctypes import byref, c_char_p, c_int32, c_size_t, c_uint64
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -47,8 +47,17 @@ def _out(out: Optional[np.ndarray], shape: Tuple[int, ...], name: str = "out") -
     return out
 
 
+def _labels(labels: Optional[Sequence[str]], n: int):
+    if labels is None:
+        return None
+    enc = [str(x).encode("utf-8") for x in labels]
+    if len(enc) != n:
+        raise ValueError(f"{len(enc)} labels for {n} outputs")
+    return (c_char_p * n)(*enc)
+
+
 def _load_options(verify_checksums: bool = True, **limits: int) -> _lib.LoadOptions:
-    o = _lib.lib().recur_load_default_options()
+    o = _lib.lib().init_struct(_lib.LoadOptions)
     if not verify_checksums:
         o.flags |= _lib.LOAD_SKIP_CHECKSUMS
     for k, v in limits.items():
@@ -159,7 +168,7 @@ class Model(_Managed):
         for name, v in (("input_size", input_size), ("output_size", output_size), *(("layer size", s) for s in sizes)):
             if not 0 <= int(v) <= 0xFFFFFFFF:
                 raise ValueError(f"{name} {v} is out of range")
-        cfg = lib.recur_model_default_config()
+        cfg = lib.init_struct(_lib.ModelConfig)
         cfg.input_size = int(input_size)
         cfg.output_size = int(output_size)
         cfg.num_layers = len(sizes)
@@ -218,7 +227,7 @@ class Model(_Managed):
     @property
     def state_size(self) -> int:
         """Floats of recurrent state per stream (sum of layer sizes)."""
-        return self._size(self._lib.recur_model_state_size)
+        return self._size(self._lib.recur_model_state_floats)
 
     @property
     def layers(self) -> List[Tuple[int, str]]:
@@ -275,7 +284,7 @@ class Model(_Managed):
     # -- saving ------------------------------------------------------------------------
 
     def _save_options(self, weight_dtype: Optional[str], compression_level: int) -> _lib.SaveOptions:
-        o = self._lib.recur_save_default_options()
+        o = self._lib.init_struct(_lib.SaveOptions)
         if weight_dtype is not None:
             if weight_dtype not in DTYPES:
                 raise ValueError(f"weight_dtype {weight_dtype!r} is not one of {DTYPES}")
@@ -300,6 +309,71 @@ class Model(_Managed):
         return buf.raw[: n.value]
 
     # -- sessions ----------------------------------------------------------------------
+
+    # -- heads and adapters (fine-tuning, docs/FINETUNING.md) --
+
+    def with_new_head(self, n_outputs: int, labels: Optional[Sequence[str]] = None, seed: int = 0,
+                      output_transform: Optional[str] = None) -> "Model":
+        """This body with a fresh head of ``n_outputs`` outputs, initialised like PyTorch's
+        ``nn.Linear`` from ``seed``; ``output_transform`` None keeps the current one."""
+        if output_transform is not None and output_transform not in TRANSFORMS:
+            raise ValueError(f"output_transform {output_transform!r} is not one of {TRANSFORMS}")
+        if not isinstance(n_outputs, (int, np.integer)) or n_outputs < 1:
+            raise ValueError(f"n_outputs must be a positive integer, got {n_outputs!r}")
+        out = _lib.ModelHandle()
+        t = -1 if output_transform is None else TRANSFORMS.index(output_transform)
+        _check(self._lib.recur_model_with_new_head(self.handle, int(n_outputs), _labels(labels, int(n_outputs)), t,
+                                                  int(seed), byref(out)))
+        return Model(out)
+
+    def extend_head(self, new_classes: int, labels: Optional[Sequence[str]] = None, seed: int = 0) -> "Model":
+        """This model with ``new_classes`` more outputs (old rows and labels kept)."""
+        if not isinstance(new_classes, (int, np.integer)) or new_classes < 1:
+            raise ValueError(f"new_classes must be a positive integer, got {new_classes!r}")
+        out = _lib.ModelHandle()
+        _check(self._lib.recur_model_extend_head(self.handle, int(new_classes), _labels(labels, int(new_classes)),
+                                                int(seed), byref(out)))
+        return Model(out)
+
+    def save_adapter(self, path: PathLike) -> None:
+        """Save only the head (a few hundred bytes), bound to this body, atomically."""
+        _check(self._lib.recur_model_save_adapter(self.handle, os.fsencode(path)))
+
+    def adapter_bytes(self) -> bytes:
+        """The adapter of ``save_adapter`` as bytes."""
+        n = c_size_t()
+        st = self._lib.recur_model_save_adapter_memory(self.handle, None, 0, byref(n))
+        if st != -5:
+            _check(st)
+        buf = ctypes.create_string_buffer(n.value)
+        _check(self._lib.recur_model_save_adapter_memory(self.handle, buf, n.value, byref(n)))
+        return buf.raw[: n.value]
+
+    def apply_adapter(self, adapter: Union[PathLike, bytes, bytearray, memoryview], **limits: int) -> "Model":
+        """This body with the adapter's head (a path or bytes); ``AdapterMismatchError`` if the
+        adapter was trained on another body."""
+        opts = _load_options(True, **limits)
+        out = _lib.ModelHandle()
+        if isinstance(adapter, (bytes, bytearray, memoryview)):
+            buf = np.frombuffer(adapter, dtype=np.uint8)
+            _check(self._lib.recur_model_apply_adapter_memory(self.handle, buf.ctypes.data, buf.size, byref(opts),
+                                                             byref(out)))
+        else:
+            _check(self._lib.recur_model_apply_adapter(self.handle, os.fsencode(adapter), byref(opts), byref(out)))
+        return Model(out)
+
+    @property
+    def fingerprint(self) -> Tuple[int, int]:
+        """(body, full) FNV-1a fingerprints."""
+        body, full = c_uint64(), c_uint64()
+        _check(self._lib.recur_model_fingerprint(self.handle, byref(body), byref(full)))
+        return body.value, full.value
+
+    def evaluate(self, sequences, targets, loss: str = "mse") -> Dict[str, float]:
+        """``recur.evaluate(self, sequences, targets, loss)``."""
+        from .training import evaluate
+
+        return evaluate(self, sequences, targets, loss)
 
     def session(self, batch: Optional[int] = None) -> "Session":
         """A new session (state zero). ``batch=B`` gives a ``BatchSession`` of B streams."""
@@ -461,7 +535,7 @@ class Session(_Managed):
     def state(self) -> bytes:
         """A snapshot of the state (bytes bound to the model body and batch size)."""
         n = c_size_t()
-        _check(self._lib.recur_session_state_size(self.handle, byref(n)))
+        _check(self._lib.recur_session_state_bytes(self.handle, byref(n)))
         buf = ctypes.create_string_buffer(n.value)
         _check(self._lib.recur_session_get_state(self.handle, buf, n.value))
         return buf.raw

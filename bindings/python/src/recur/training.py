@@ -7,23 +7,20 @@
 
 from __future__ import annotations
 
-import ctypes
-import os
 import queue
 import threading
-from ctypes import byref, c_char_p, c_size_t, c_uint64
+from ctypes import byref
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _lib
-from ._errors import CancelledError, RecurError
-from .model import ArrayLike, Model, _check, _load_options, _Managed
+from ._errors import CancelledError
+from .model import ArrayLike, Model, _check, _Managed
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 OPTIMIZERS = ("sgd", "adam", "adamw", "ridge")
-TRANSFORMS = ("none", "softmax", "sigmoid")
 TARGET_SEQUENCE_CLASSES, TARGET_STEP_CLASSES, TARGET_SEQUENCE_VALUES, TARGET_STEP_VALUES = 0, 1, 2, 3
 
 
@@ -51,7 +48,7 @@ class _Data:
                 raise ValueError(f"sequence {i} must have shape (T, {input_size}) with T >= 1, got {s.shape}")
         self.inputs = np.concatenate(seqs).reshape(-1)
         self.lengths = np.array([s.shape[0] for s in seqs], dtype=np.uintp)
-        d = _lib.lib().recur_dataset_default()
+        d = _lib.lib().init_struct(_lib.Dataset)
         d.inputs, d.inputs_len = self.inputs.ctypes.data, self.inputs.size
         d.lengths, d.num_sequences = self.lengths.ctypes.data, len(seqs)
         # A list/tuple of arrays = per-step targets; one array (ints or floats) = per sequence.
@@ -124,7 +121,7 @@ class Trainer(_Managed):
             if not isinstance(v, (int, np.integer)) or v < 0 or v >= 2**32 and name != "seed" or v >= 2**64:
                 raise ValueError(f"{name} must be a non-negative integer in range, got {v!r}")
         lib = _lib.lib()
-        c = lib.recur_trainer_default_config()
+        c = lib.init_struct(_lib.TrainerConfig)
         c.loss, c.optimizer, c.nesterov = LOSSES.index(loss), OPTIMIZERS.index(optimizer), int(bool(nesterov))
         c.learning_rate, c.momentum = float(lr), float(momentum)
         c.beta1, c.beta2 = float(betas[0]), float(betas[1])
@@ -255,77 +252,3 @@ def evaluate(model: Model, sequences: Sequence[ArrayLike], targets, loss: str = 
     if e.rmse >= 0:
         out["rmse"] = e.rmse
     return out
-
-
-def _labels(labels: Optional[Sequence[str]], n: int):
-    if labels is None:
-        return None
-    enc = [str(x).encode("utf-8") for x in labels]
-    if len(enc) != n:
-        raise ValueError(f"{len(enc)} labels for {n} outputs")
-    return (c_char_p * n)(*enc)
-
-
-def with_new_head(model: Model, n_outputs: int, labels: Optional[Sequence[str]] = None, seed: int = 0,
-                  output_transform: Optional[str] = None) -> Model:
-    if output_transform is not None and output_transform not in TRANSFORMS:
-        raise ValueError(f"output_transform {output_transform!r} is not one of {TRANSFORMS}")
-    if not isinstance(n_outputs, (int, np.integer)) or n_outputs < 1:
-        raise ValueError(f"n_outputs must be a positive integer, got {n_outputs!r}")
-    out = _lib.ModelHandle()
-    t = -1 if output_transform is None else TRANSFORMS.index(output_transform)
-    _check(_lib.lib().recur_model_with_new_head(model.handle, int(n_outputs), _labels(labels, int(n_outputs)), t,
-                                               int(seed), byref(out)))
-    return Model(out)
-
-
-def extend_head(model: Model, new_classes: int, labels: Optional[Sequence[str]] = None, seed: int = 0) -> Model:
-    if not isinstance(new_classes, (int, np.integer)) or new_classes < 1:
-        raise ValueError(f"new_classes must be a positive integer, got {new_classes!r}")
-    out = _lib.ModelHandle()
-    _check(_lib.lib().recur_model_extend_head(model.handle, int(new_classes), _labels(labels, int(new_classes)),
-                                             int(seed), byref(out)))
-    return Model(out)
-
-
-def save_adapter(model: Model, path) -> None:
-    _check(_lib.lib().recur_model_save_adapter(model.handle, os.fsencode(path)))
-
-
-def adapter_bytes(model: Model) -> bytes:
-    lib = _lib.lib()
-    n = c_size_t()
-    st = lib.recur_model_save_adapter_memory(model.handle, None, 0, byref(n))
-    if st != -5:
-        _check(st)
-    buf = ctypes.create_string_buffer(n.value)
-    _check(lib.recur_model_save_adapter_memory(model.handle, buf, n.value, byref(n)))
-    return buf.raw[: n.value]
-
-
-def apply_adapter(base: Model, adapter: Union[str, "os.PathLike[str]", bytes, bytearray], **limits: int) -> Model:
-    lib = _lib.lib()
-    opts = _load_options(True, **limits)
-    out = _lib.ModelHandle()
-    if isinstance(adapter, (bytes, bytearray, memoryview)):
-        buf = np.frombuffer(adapter, dtype=np.uint8)
-        _check(lib.recur_model_apply_adapter_memory(base.handle, buf.ctypes.data, buf.size, byref(opts), byref(out)))
-    else:
-        _check(lib.recur_model_apply_adapter(base.handle, os.fsencode(adapter), byref(opts), byref(out)))
-    return Model(out)
-
-
-def fingerprint(model: Model):
-    body, full = c_uint64(), c_uint64()
-    _check(_lib.lib().recur_model_fingerprint(model.handle, byref(body), byref(full)))
-    return body.value, full.value
-
-
-# Model methods
-Model.with_new_head = with_new_head  # type: ignore[attr-defined]
-Model.extend_head = extend_head  # type: ignore[attr-defined]
-Model.save_adapter = save_adapter  # type: ignore[attr-defined]
-Model.adapter_bytes = adapter_bytes  # type: ignore[attr-defined]
-Model.apply_adapter = apply_adapter  # type: ignore[attr-defined]
-Model.fingerprint = property(fingerprint)  # type: ignore[attr-defined]
-Model.evaluate = lambda self, sequences, targets, loss="mse": evaluate(self, sequences, targets, loss)  # type: ignore

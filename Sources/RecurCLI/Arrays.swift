@@ -1,11 +1,10 @@
-import CZlib
 import RecurCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A numeric array read from .npy / .npz / CSV: float64 values and a shape.
+/// A numeric array read from .npy / .npz / CSV: float64 values in C order and a shape.
 struct NDArray {
     var shape: [Int]
     var data: [Double]
@@ -18,38 +17,44 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ s: String) { description = s }
 }
 
-func readAll(_ path: String) throws -> [UInt8] {
-    if path == "-" {
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(0, &buf, buf.count)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return out
+func errnoText(_ e: Int32) -> String {
+    guard let s = strerror(e) else { return "errno \(e)" }
+    return String(cString: s)
+}
+
+/// Reads a file the user named ("-" = standard input). Directories, sockets and block devices
+/// are refused ("not a regular file"); pipes and character devices are read as streams.
+func readInput(_ path: String, what: String) throws -> [UInt8] {
+    if path == "-" { return readStream(0) }
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw CLIError("cannot open \(what) \(path): \(errnoText(errno))") }
+    let type = st.st_mode & S_IFMT
+    if type == S_IFDIR { throw CLIError("\(what) \(path) is a directory, not a regular file") }
+    guard type == S_IFREG || type == S_IFIFO || type == S_IFCHR else {
+        throw CLIError("\(what) \(path) is not a regular file")
     }
-    guard let f = fopen(path, "rb") else { throw CLIError("cannot open \(path): \(String(cString: strerror(errno)))") }
-    defer { fclose(f) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw CLIError("cannot open \(what) \(path): \(errnoText(errno))") }
+    defer { close(fd) }
+    return readStream(fd)
+}
+
+private func readStream(_ fd: Int32) -> [UInt8] {
     var out: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let n = fread(&buf, 1, buf.count, f)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
         if n <= 0 { break }
         out += buf[0..<n]
     }
     return out
 }
 
-func writeAll(_ path: String, _ bytes: [UInt8]) throws {
-    guard let f = fopen(path, "wb") else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
-    defer { fclose(f) }
-    guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw CLIError("short write to \(path)") }
-}
-
 // MARK: - .npy
 
-/// Parses a NumPy .npy file (versions 1-3; little-endian f4/f8/i4/i8/u1/i1, C order).
+/// Parses a NumPy .npy file (versions 1-3; little-endian f4/f8/i1/i2/i4/i8/u1; C or Fortran
+/// order, returned in C order).
 func parseNPY(_ b: [UInt8], name: String) throws -> NDArray {
     guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else {
         throw CLIError("\(name): not a .npy array")
@@ -67,9 +72,9 @@ func parseNPY(_ b: [UInt8], name: String) throws -> NDArray {
     }
     guard hlen <= 1 << 20, off + hlen <= b.count else { throw CLIError("\(name): truncated .npy header") }
     let header = String(decoding: b[off..<(off + hlen)], as: UTF8.self)
+    let chars = Array(header)
     func value(_ key: String) -> Substring? {
         let needle = Array("'\(key)':")
-        let chars = Array(header)
         guard chars.count >= needle.count else { return nil }
         for i in 0...(chars.count - needle.count) where Array(chars[i..<(i + needle.count)]) == needle {
             return Substring(String(chars[(i + needle.count)...])).drop { $0 == " " }
@@ -78,33 +83,64 @@ func parseNPY(_ b: [UInt8], name: String) throws -> NDArray {
     }
     guard let d = value("descr"), d.hasPrefix("'") else { throw CLIError("\(name): no dtype in .npy header") }
     let descr = String(d.dropFirst().prefix { $0 != "'" })
-    if let f = value("fortran_order"), f.hasPrefix("True") { throw CLIError("\(name): Fortran-order arrays are not supported") }
+    let fortran = value("fortran_order")?.hasPrefix("True") ?? false
     guard let s = value("shape"), s.hasPrefix("(") else { throw CLIError("\(name): no shape in .npy header") }
-    let dims = s.dropFirst().prefix { $0 != ")" }.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: " ")) }
-    let count = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+    var dims: [Int] = []
+    for part in s.dropFirst().prefix(while: { $0 != ")" }).split(separator: ",") {
+        let t = part.trimmingCharacters(in: " ")
+        if t.isEmpty { continue }
+        guard let n = Int(t), n >= 0 else { throw CLIError("\(name): bad shape \(s.prefix { $0 != ")" }))") }
+        dims.append(n)
+    }
+    var count = 1
+    for n in dims {
+        let (c, o) = count.multipliedReportingOverflow(by: n)
+        guard !o, c <= 1 << 31 else { throw CLIError("\(name): shape \(dims) is too large") }
+        count = c
+    }
     let sizes: [String: Int] = ["<f4": 4, "<f8": 8, "<i4": 4, "<i8": 8, "|u1": 1, "|i1": 1, "<i2": 2]
     guard let item = sizes[descr] else { throw CLIError("\(name): dtype \(descr) is not supported (f4, f8, i1, i2, i4, i8, u1)") }
     let start = off + hlen
-    guard count < Int.max / 8, b.count - start == count * item else {
+    guard b.count - start == count * item else {
         throw CLIError("\(name): data size \(b.count - start) does not match shape \(dims) x \(item) bytes")
     }
-    var out = [Double](repeating: 0, count: count)
+    var raw = [Double](repeating: 0, count: count)
     b.withUnsafeBytes { p in
-        let base = p.baseAddress! + start
+        guard let base0 = p.baseAddress else { return }
+        let base = base0 + start
         for i in 0..<count {
             let q = base + i * item
             switch descr {
-            case "<f4": out[i] = Double(Float(bitPattern: UInt32(littleEndian: q.loadUnaligned(as: UInt32.self))))
-            case "<f8": out[i] = Double(bitPattern: UInt64(littleEndian: q.loadUnaligned(as: UInt64.self)))
-            case "<i4": out[i] = Double(Int32(littleEndian: q.loadUnaligned(as: Int32.self)))
-            case "<i8": out[i] = Double(Int64(littleEndian: q.loadUnaligned(as: Int64.self)))
-            case "<i2": out[i] = Double(Int16(littleEndian: q.loadUnaligned(as: Int16.self)))
-            case "|u1": out[i] = Double(q.load(as: UInt8.self))
-            default: out[i] = Double(q.load(as: Int8.self))
+            case "<f4": raw[i] = Double(Float(bitPattern: UInt32(littleEndian: q.loadUnaligned(as: UInt32.self))))
+            case "<f8": raw[i] = Double(bitPattern: UInt64(littleEndian: q.loadUnaligned(as: UInt64.self)))
+            case "<i4": raw[i] = Double(Int32(littleEndian: q.loadUnaligned(as: Int32.self)))
+            case "<i8": raw[i] = Double(Int64(littleEndian: q.loadUnaligned(as: Int64.self)))
+            case "<i2": raw[i] = Double(Int16(littleEndian: q.loadUnaligned(as: Int16.self)))
+            case "|u1": raw[i] = Double(q.load(as: UInt8.self))
+            default: raw[i] = Double(q.load(as: Int8.self))
             }
         }
     }
-    return NDArray(shape: dims, data: out, isInteger: descr.contains("i") || descr.contains("u"))
+    let isInteger = descr.contains("i") || descr.contains("u")
+    guard fortran && dims.count > 1 else { return NDArray(shape: dims, data: raw, isInteger: isInteger) }
+    // Fortran order: the first index varies fastest. Walk the C-order indices and gather.
+    var fstride = [Int](repeating: 1, count: dims.count)
+    for k in 1..<dims.count { fstride[k] = fstride[k - 1] * dims[k - 1] }
+    var out = [Double](repeating: 0, count: count)
+    var idx = [Int](repeating: 0, count: dims.count)
+    for i in 0..<count {
+        var src = 0
+        for k in 0..<dims.count { src += idx[k] * fstride[k] }
+        out[i] = raw[src]
+        var k = dims.count - 1
+        while k >= 0 {
+            idx[k] += 1
+            if idx[k] < dims[k] { break }
+            idx[k] = 0
+            k -= 1
+        }
+    }
+    return NDArray(shape: dims, data: out, isInteger: isInteger)
 }
 
 extension Substring {
@@ -121,7 +157,7 @@ extension Substring {
 func parseNPZ(_ b: [UInt8], name: String) throws -> [String: NDArray] {
     var out: [String: NDArray] = [:]
     var i = 0
-    func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+    func u16(_ o: Int) -> Int { o >= 0 && o + 2 <= b.count ? Int(b[o]) | Int(b[o + 1]) << 8 : 0 }
     func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
     while i + 30 <= b.count && u32(i) == 0x0403_4B50 {
         let flags = u16(i + 6), method = u16(i + 8)
@@ -131,10 +167,11 @@ func parseNPZ(_ b: [UInt8], name: String) throws -> [String: NDArray] {
         let member = String(decoding: b[(i + 30)..<(i + 30 + nlen)], as: UTF8.self)
         // ZIP64 sizes live in the extra field.
         if csize == 0xFFFF_FFFF || usize == 0xFFFF_FFFF {
+            let end = i + 30 + nlen + xlen
             var x = i + 30 + nlen
-            while x + 4 <= i + 30 + nlen + xlen {
+            while x + 4 <= end {
                 let id = u16(x), sz = u16(x + 2)
-                if id == 1 && sz >= 16 {
+                if id == 1 && sz >= 16 && x + 4 + 16 <= end {
                     usize = u32(x + 4) | u32(x + 8) << 32
                     csize = u32(x + 12) | u32(x + 16) << 32
                 }
@@ -143,13 +180,23 @@ func parseNPZ(_ b: [UInt8], name: String) throws -> [String: NDArray] {
         }
         guard flags & 0x8 == 0 else { throw CLIError("\(name): zip entries with data descriptors are not supported") }
         let start = i + 30 + nlen + xlen
-        guard csize >= 0, start + csize <= b.count, usize <= 1 << 31 else { throw CLIError("\(name): truncated or oversized zip entry \(member)") }
-        let raw = Array(b[start..<(start + csize)])
+        guard csize >= 0, csize <= b.count - start, usize <= 1 << 31 else {
+            throw CLIError("\(name): truncated or oversized zip entry \(member)")
+        }
         let data: [UInt8]
         switch method {
-        case 0: data = raw
-        case 8: data = try inflateRaw(raw, size: usize, name: "\(name):\(member)")
-        default: throw CLIError("\(name): zip method \(method) not supported")
+        case 0:
+            data = Array(b[start..<(start + csize)])
+        case 8:
+            do {
+                data = try b.withUnsafeBytes { p throws(RecurError) in
+                    try Zlib.inflateExact(UnsafeRawBufferPointer(rebasing: p[start..<(start + csize)]), expected: usize, framing: .raw)
+                }
+            } catch {
+                throw CLIError("\(name):\(member): corrupt deflate data (\(error))")
+            }
+        default:
+            throw CLIError("\(name): zip method \(method) not supported")
         }
         let key = member.hasSuffix(".npy") ? String(member.dropLast(4)) : member
         out[key] = try parseNPY(data, name: "\(name):\(member)")
@@ -159,50 +206,28 @@ func parseNPZ(_ b: [UInt8], name: String) throws -> [String: NDArray] {
     return out
 }
 
-func inflateRaw(_ input: [UInt8], size: Int, name: String) throws -> [UInt8] {
-    var strm = z_stream()
-    guard inflateInit2_(&strm, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-        throw CLIError("\(name): zlib init failed")
-    }
-    defer { inflateEnd(&strm) }
-    var out = [UInt8](repeating: 0, count: max(size, 1))
-    var src = input
-    let rc: Int32 = src.withUnsafeMutableBufferPointer { ip in
-        out.withUnsafeMutableBufferPointer { op in
-            strm.next_in = ip.baseAddress
-            strm.avail_in = uInt(ip.count)
-            strm.next_out = op.baseAddress
-            strm.avail_out = uInt(op.count)
-            return inflate(&strm, Z_FINISH)
-        }
-    }
-    guard rc == Z_STREAM_END, Int(strm.total_out) == size else { throw CLIError("\(name): corrupt deflate data") }
-    return Array(out.prefix(size))
-}
-
 // MARK: - CSV
 
-/// Numeric CSV: comma or whitespace separated; a first line with non-numeric cells is a header.
+/// Numeric CSV: comma, semicolon, tab or space separated; `#` lines skipped. A first line is a
+/// header only when none of its cells is a number; any other non-numeric cell is an error naming
+/// the line and column (a typo in a one-row file is not taken for a header).
 func parseCSV(_ b: [UInt8], name: String) throws -> [[Double]] {
     var rows: [[Double]] = []
     var lineNo = 0
-    for line in String(decoding: b, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+    var sawContent = false
+    for line in String(decoding: b, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
         lineNo += 1
-        let cells = line.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == ";" })
-        if cells.isEmpty || line.hasPrefix("#") { continue }
+        let text = line.hasSuffix("\r") ? line.dropLast() : line
+        let cells = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == ";" })
+        if cells.isEmpty || text.hasPrefix("#") { continue }
         let values = cells.map { Double($0) }
-        if values.contains(where: { $0 == nil }) {
-            if rows.isEmpty && lineNo == 1 { continue }  // header
-            throw CLIError("\(name):\(lineNo): non-numeric value")
+        let first = !sawContent
+        sawContent = true
+        if let bad = values.firstIndex(where: { $0 == nil }) {
+            if first && values.allSatisfy({ $0 == nil }) { continue }  // a header line
+            throw CLIError("\(name):\(lineNo): column \(bad + 1) is \"\(cells[bad])\", not a number")
         }
-        rows.append(values.map { $0! })
+        rows.append(values.compactMap { $0 })
     }
     return rows
-}
-
-/// Writes a line to standard error (unbuffered).
-func eprint(_ s: String, newline: Bool = true) {
-    let t = newline ? s + "\n" : s
-    var bytes = Array(t.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

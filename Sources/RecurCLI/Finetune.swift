@@ -8,61 +8,116 @@ import Glibc
 /// Set by SIGINT; the training progress callback then cancels cleanly.
 nonisolated(unsafe) var interrupted: sig_atomic_t = 0
 
-/// Reads training/evaluation data (docs/CLI.md): .npz with `inputs` (or `values`), `lengths`,
-/// `targets`; or CSV rows `sequence_id, x1..xI, target(s)`.
-func loadData(_ path: String, inputSize I: Int, outputSize O: Int, classes: Bool, perSequence: Bool) throws -> TrainingData {
-    let bytes = try readAll(path)
+/// Data as read from a file, before the loss decides what its targets are.
+struct RawData {
+    var inputs: [Float]
+    var lengths: [Int]
+    /// The target numbers, row after row (npz: `targets` flattened; CSV: the columns after the inputs).
+    var targets: [Double]
+    /// Numbers per target row (1 for class ids).
+    var targetWidth: Int
+    /// Integer dtype (npz) or every CSV target a whole number.
+    var integral: Bool
+    var steps: Int { lengths.reduce(0, +) }
+}
+
+/// Reads training/evaluation data (recur help formats): .npz with `inputs` (or `values`),
+/// `lengths`, `targets`; or CSV rows `sequence_id, x1..xI, target(s)`.
+func readData(_ path: String, inputSize I: Int, outputSize O: Int) throws -> RawData {
+    let bytes = try readInput(path, what: "data")
     if path.hasSuffix(".npz") {
         let z = try parseNPZ(bytes, name: path)
         guard let x = z["inputs"] ?? z["values"] else { throw CLIError("\(path): needs an array named inputs (or values)") }
         guard let l = z["lengths"], let t = z["targets"] else { throw CLIError("\(path): needs arrays named lengths and targets") }
         guard x.count % I == 0 else { throw CLIError("\(path): inputs hold \(x.count) values, not a multiple of input_size \(I)") }
+        guard l.isInteger, l.data.allSatisfy({ $0 >= 1 && $0 <= Double(1 << 24) }) else {
+            throw CLIError("\(path): lengths must be integers in 1...\(1 << 24)")
+        }
         let lengths = l.data.map { Int($0) }
         let steps = lengths.reduce(0, +)
         guard steps * I == x.count else { throw CLIError("\(path): lengths sum to \(steps) steps; inputs hold \(x.count / I)") }
-        let inputs = x.data.map { Float($0) }
-        if classes {
-            guard t.isInteger else { throw CLIError("\(path): cross-entropy needs integer class targets") }
-            let c = t.data.map { Int32(clamping: Int($0)) }
-            if t.count == lengths.count && !(perSequence == false && t.count == steps && steps != lengths.count) {
-                return TrainingData(inputs: inputs, lengths: lengths, targets: .sequenceClasses(c))
-            }
-            return TrainingData(inputs: inputs, lengths: lengths, targets: .stepClasses(c))
-        }
-        let v = t.data.map { Float($0) }
-        if t.count == lengths.count * O && (perSequence || t.count != steps * O) {
-            return TrainingData(inputs: inputs, lengths: lengths, targets: .sequenceValues(v))
-        }
-        return TrainingData(inputs: inputs, lengths: lengths, targets: .stepValues(v))
+        guard !lengths.isEmpty else { throw CLIError("\(path): no sequences") }
+        let width = t.shape.count >= 2 ? t.shape.dropFirst().reduce(1, *) : 1
+        return RawData(inputs: x.data.map { Float($0) }, lengths: lengths, targets: t.data, targetWidth: width,
+                       integral: t.isInteger)
     }
-    // CSV: one row per step.
+    // CSV: one row per step: sequence id, I inputs, then the target columns.
     let rows = try parseCSV(bytes, name: path)
-    let tw = classes ? 1 : O
-    var inputs: [Float] = [], lengths: [Int] = [], cls: [Int32] = [], vals: [Float] = []
+    guard let first = rows.first else { throw CLIError("\(path): no data rows (recur help formats)") }
+    let width = first.count - 1 - I
+    guard width >= 1 else {
+        throw CLIError("\(path): row 1 has \(first.count) columns; expected 1 (sequence id) + \(I) inputs + the target column(s)")
+    }
+    var inputs: [Float] = [], lengths: [Int] = [], targets: [Double] = []
     var lastID: Double? = nil
     for (n, r) in rows.enumerated() {
-        guard r.count == 1 + I + tw else {
-            throw CLIError("\(path): row \(n + 1) has \(r.count) columns; expected 1 (sequence id) + \(I) inputs + \(tw) target\(tw > 1 ? "s" : "")")
+        guard r.count == first.count else {
+            throw CLIError("\(path): row \(n + 1) has \(r.count) columns; row 1 has \(first.count)")
         }
-        let newSeq = lastID != r[0]
-        if newSeq {
+        if lastID != r[0] {
             lengths.append(0)
             lastID = r[0]
         }
         lengths[lengths.count - 1] += 1
         inputs += r[1...I].map { Float($0) }
-        let t = Array(r[(1 + I)...])
-        if perSequence && !newSeq {  // keep the last row's target of each sequence
-            if classes { cls[cls.count - 1] = Int32(clamping: Int(t[0])) } else { vals.replaceSubrange((vals.count - O)..., with: t.map { Float($0) }) }
-        } else {
-            if classes { cls.append(Int32(clamping: Int(t[0]))) } else { vals += t.map { Float($0) } }
-        }
+        targets += r[(1 + I)...]
     }
-    guard !lengths.isEmpty else { throw CLIError("\(path): no data rows") }
-    let targets: TrainingData.Targets = classes
-        ? (perSequence ? .sequenceClasses(cls) : .stepClasses(cls))
-        : (perSequence ? .sequenceValues(vals) : .stepValues(vals))
-    return TrainingData(inputs: inputs, lengths: lengths, targets: targets)
+    return RawData(inputs: inputs, lengths: lengths, targets: targets, targetWidth: width,
+                   integral: targets.allSatisfy { $0 == $0.rounded() && abs($0) < Double(1 << 31) })
+}
+
+/// The loss when --loss is not given: integer class ids (one per row) mean cross-entropy,
+/// anything else mean squared error.
+func inferLoss(_ d: RawData, outputSize O: Int) -> Loss {
+    d.integral && d.targetWidth == 1 && O >= 2 ? .crossEntropy : .mse
+}
+
+/// Builds the training data for `loss`, with a hint when the targets do not fit it. Targets
+/// per step become per sequence (each sequence's last) with `perSequence`.
+func trainingData(_ d: RawData, path: String, loss: Loss, outputSize O: Int, perSequence: Bool) throws -> TrainingData {
+    let seqs = d.lengths.count, steps = d.steps, n = d.targets.count
+    /// Each sequence's last row of per-step rows `width` wide.
+    func lastRows<T>(_ a: [T], _ width: Int) -> [T] {
+        var out: [T] = [], at = 0
+        for len in d.lengths {
+            at += len
+            out += a[((at - 1) * width)..<(at * width)]
+        }
+        return out
+    }
+    if loss == .crossEntropy {
+        guard d.targetWidth == 1 else {
+            throw CLIError("\(path): cross_entropy needs one integer class id per row; the targets have \(d.targetWidth) columns (value targets: use --loss mse or binary_cross_entropy)")
+        }
+        guard d.integral else {
+            throw CLIError("\(path): cross_entropy needs integer class ids (0-based: 0 ... \(O - 1)); the targets are not whole numbers")
+        }
+        for (i, v) in d.targets.enumerated() where v < 0 || v >= Double(O) {
+            throw CLIError("\(path): class target \(i) is \(Int(v)); classes are 0-based indices 0 ... \(O - 1) into the head's \(O) outputs")
+        }
+        let c = d.targets.map { Int32($0) }
+        if n == seqs { return TrainingData(inputs: d.inputs, lengths: d.lengths, targets: .sequenceClasses(c)) }
+        guard n == steps else {
+            throw CLIError("\(path): \(n) class targets; expected one per sequence (\(seqs)) or one per step (\(steps))")
+        }
+        return TrainingData(inputs: d.inputs, lengths: d.lengths,
+                            targets: perSequence ? .sequenceClasses(lastRows(c, 1)) : .stepClasses(c))
+    }
+    // Value targets: output_size numbers per row.
+    if d.integral && d.targetWidth == 1 && O > 1 && (n == seqs || n == steps) {
+        throw CLIError("\(path): the targets are one integer per \(n == seqs ? "sequence" : "step"): class ids (0-based, 0 ... \(O - 1)), not the \(O) values per row \(loss.name) needs; use --loss cross_entropy (or leave --loss out to infer it)")
+    }
+    guard d.targetWidth == O || (d.targetWidth == 1 && n % O == 0) else {
+        throw CLIError("\(path): \(loss.name) needs \(O) target values per row (the head's outputs); the targets have \(d.targetWidth) columns")
+    }
+    let v = d.targets.map { Float($0) }
+    let rows = n / O
+    if rows == seqs { return TrainingData(inputs: d.inputs, lengths: d.lengths, targets: .sequenceValues(v)) }
+    guard rows == steps else {
+        throw CLIError("\(path): \(rows) target rows of \(O); expected one per sequence (\(seqs)) or one per step (\(steps))")
+    }
+    return TrainingData(inputs: d.inputs, lengths: d.lengths,
+                        targets: perSequence ? .sequenceValues(lastRows(v, O)) : .stepValues(v))
 }
 
 /// Splits off the last `fraction` of the sequences (after a seeded shuffle) for validation.
@@ -109,24 +164,90 @@ func describe(_ e: Evaluation) -> String {
     "loss \(fmt(e.loss))" + (e.accuracy.map { ", accuracy \(fmt($0, 3))" } ?? "") + (e.rmse.map { ", RMSE \(fmt($0))" } ?? "") + " (\(e.count) targets)"
 }
 
+enum LossArg: String, ExpressibleByArgument, CaseIterable {
+    case mse, cross_entropy, binary_cross_entropy
+    var loss: Loss {
+        switch self {
+        case .mse: .mse
+        case .cross_entropy: .crossEntropy
+        case .binary_cross_entropy: .binaryCrossEntropy
+        }
+    }
+}
+
+enum OptimizerArg: String, ExpressibleByArgument, CaseIterable {
+    case sgd, adam, adamw, ridge
+    var kind: OptimizerKind {
+        switch self {
+        case .sgd: .sgd
+        case .adam: .adam
+        case .adamw: .adamw
+        case .ridge: .ridge
+        }
+    }
+}
+
+enum TransformArg: String, ExpressibleByArgument, CaseIterable {
+    case none, softmax, sigmoid
+    var transform: OutputTransform {
+        switch self {
+        case .none: .none
+        case .softmax: .softmax
+        case .sigmoid: .sigmoid
+        }
+    }
+}
+
+/// `head`, `all` or a positive number k of top layers.
+struct ScopeArg: ExpressibleByArgument {
+    let scope: TrainingScope
+    init?(argument: String) {
+        switch argument {
+        case "head": scope = .head
+        case "all": scope = .all
+        default:
+            guard let k = Int(argument), k >= 1 else { return nil }
+            scope = .top(k)
+        }
+    }
+    static var defaultCompletionKind: CompletionKind { .list(["head", "all", "1", "2"]) }
+}
+
+/// Refuses, before any training, a destination that cannot be written: a directory, a missing
+/// or read-only parent directory.
+func checkDestination(_ path: String) throws {
+    let slash = path.lastIndex(of: "/")
+    let dir = slash.map { String(path[..<$0]) } ?? "."
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    guard !name.isEmpty else { throw CLIError("--out \(path) names a directory, not a file") }
+    var st = stat()
+    if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+        throw CLIError("--out \(path) exists and is not a regular file")
+    }
+    let d = dir.isEmpty ? "/" : dir
+    guard stat(d, &st) == 0 else { throw CLIError("--out \(path): directory \(d) does not exist (\(errnoText(errno)))") }
+    guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CLIError("--out \(path): \(d) is not a directory") }
+    guard access(d, W_OK) == 0 else { throw CLIError("--out \(path): cannot write in \(d) (\(errnoText(errno)))") }
+}
+
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fine-tune a model on labelled sequences and write the new model (or a head adapter).",
-        discussion: "Ctrl-C cancels cleanly: nothing is written. Data layouts: docs/CLI.md.")
+        discussion: "Ctrl-C cancels cleanly: nothing is written. Without --loss the loss follows the targets (integer class ids: cross_entropy; values: mse). Class ids are 0-based. Data layouts: recur help formats.")
 
     @Argument(help: "The base .recur model.") var model: String
-    @Option(help: "Training data: .npz or .csv (docs/CLI.md).") var data: String
-    @Option(help: "Output path (a .recur model, or an adapter with --adapter).") var out: String
+    @Option(help: "Training data: .npz or .csv (recur help formats).") var data: String
+    @Option(help: "Output path (a .recur model, or an adapter with --adapter); checked before training.") var out: String
     @Flag(help: "Write a head adapter bound to the base instead of a whole model.") var adapter = false
-    @Option(help: "mse, cross_entropy or binary_cross_entropy.") var loss = "mse"
-    @Option(help: "sgd, adam, adamw or ridge.") var optimizer = "adam"
-    @Option(help: "Learning rate.") var lr = 1e-3
-    @Option(help: "Epochs.") var epochs = 10
-    @Option(name: .customLong("batch-size"), help: "Sequences per optimizer step.") var batchSize = 32
-    @Option(help: "head, all, or a number k of top layers (+ head).") var scope = "head"
-    @Option(help: "SGD momentum.") var momentum = 0.0
+    @Option(help: "Loss (default: inferred from the targets).") var loss: LossArg?
+    @Option(help: "Optimizer.") var optimizer: OptimizerArg = .adam
+    @Option(help: "Learning rate (> 0).") var lr = 1e-3
+    @Option(help: "Epochs (>= 1).") var epochs = 10
+    @Option(name: .customLong("batch-size"), help: "Sequences per optimizer step (>= 1).") var batchSize = 32
+    @Option(help: "head, all, or a number k of top layers (+ head).") var scope = ScopeArg(argument: "head")!
+    @Option(help: "SGD momentum, [0, 1).") var momentum = 0.0
     @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
-    @Option(name: .customLong("weight-decay"), help: "L2 / decoupled weight decay / ridge lambda.") var weightDecay = 0.0
+    @Option(name: .customLong("weight-decay"), help: "L2 / decoupled weight decay / ridge lambda (>= 0).") var weightDecay = 0.0
     @Option(name: .customLong("clip-norm"), help: "Gradient-norm clip (0 = off).") var clipNorm = 0.0
     @Option(help: "Truncated BPTT steps (0 = full).") var bptt = 0
     @Option(help: "Seed for shuffling, head initialisation and the validation split.") var seed: UInt64 = 0
@@ -134,35 +255,44 @@ struct Finetune: ParsableCommand {
     @Option(name: .customLong("new-head"), help: "Replace the head by a new one with this many outputs.") var newHead: Int?
     @Option(name: .customLong("extend-head"), help: "Add this many classes to the head (old rows kept).") var extendHead: Int?
     @Option(help: "Comma-separated labels for the new head or the added classes.") var labels: String?
-    @Option(help: "Output transform of a new head: none, softmax or sigmoid.") var transform: String?
+    @Option(help: "Output transform of a new head.") var transform: TransformArg?
     @Flag(name: .customLong("per-sequence"), help: "Targets are per sequence (the last step), not per step.") var perSequence = false
-    @Option(name: .customLong("validation-split"), help: "Hold out this fraction of sequences and report on it.") var validationSplit = 0.0
+    @Option(name: .customLong("validation-split"), help: "Hold out this fraction of sequences, [0, 1), and report on it.") var validationSplit = 0.0
+    @Option(name: .customLong("set-meta"), help: ArgumentHelp("Set a metadata entry of the result (repeatable).", valueName: "key=value"))
+    var setMeta: [MetaEntry] = []
+
+    func validate() throws {
+        guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be > 0 (got \(lr))") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be >= 1 (got \(epochs))") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1 (got \(batchSize))") }
+        guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be >= 0 (got \(weightDecay))") }
+        guard clipNorm >= 0 else { throw ValidationError("--clip-norm must be >= 0 (got \(clipNorm))") }
+        guard bptt >= 0 else { throw ValidationError("--bptt must be >= 0 (got \(bptt))") }
+        guard validationSplit >= 0 && validationSplit < 1 else { throw ValidationError("--validation-split must be in [0, 1) (got \(validationSplit))") }
+        if let n = newHead, n < 1 { throw ValidationError("--new-head must be >= 1 (got \(n))") }
+        if let k = extendHead, k < 1 { throw ValidationError("--extend-head must be >= 1 (got \(k))") }
+        if newHead != nil && extendHead != nil { throw ValidationError("--new-head and --extend-head exclude each other") }
+        if transform != nil && newHead == nil { throw ValidationError("--transform applies to --new-head only") }
+    }
 
     func run() throws {
-        guard let lossKind = Loss.allCases.first(where: { $0.name == loss }) else {
-            throw CLIError("--loss must be mse, cross_entropy or binary_cross_entropy")
-        }
-        guard let opt = OptimizerKind.allCases.first(where: { $0.name == optimizer }) else {
-            throw CLIError("--optimizer must be sgd, adam, adamw or ridge")
-        }
-        guard validationSplit >= 0 && validationSplit < 1 else { throw CLIError("--validation-split must be in [0, 1)") }
+        try checkDestination(out)
         var base = try loadModel(model)
         let labelList = labels.map { $0.split(separator: ",").map { String($0) } } ?? []
         try cli {
             if let n = newHead {
-                var t: OutputTransform? = nil
-                if let transform {
-                    guard let tt = OutputTransform(name: transform) else { throw CLIError("--transform must be none, softmax or sigmoid") }
-                    t = tt
-                }
-                base = try base.withNewHead(outputs: n, labels: labelList, transform: t, seed: seed)
+                base = try base.withNewHead(outputs: n, labels: labelList, transform: transform?.transform, seed: seed)
             } else if let k = extendHead {
                 base = try base.extendingHead(newClasses: k, labels: labelList, seed: seed)
             }
         }
+        let raw = try readData(data, inputSize: base.config.inputSize, outputSize: base.config.outputSize)
+        let lossKind = loss?.loss ?? inferLoss(raw, outputSize: base.config.outputSize)
+        if loss == nil { eprint("loss \(lossKind.name) (inferred from the targets; --loss to choose)") }
         var cfg = TrainerConfig()
         cfg.loss = lossKind
-        cfg.optimizer = opt
+        cfg.optimizer = optimizer.kind
         cfg.learningRate = lr
         cfg.momentum = momentum
         cfg.nesterov = nesterov
@@ -174,15 +304,8 @@ struct Finetune: ParsableCommand {
         cfg.seed = seed
         cfg.shuffle = !noShuffle
         cfg.progressEveryBatch = true
-        switch scope {
-        case "head": cfg.scope = .head
-        case "all": cfg.scope = .all
-        default:
-            guard let k = Int(scope), k >= 1 else { throw CLIError("--scope must be head, all or a positive number") }
-            cfg.scope = .top(k)
-        }
-        let all = try loadData(data, inputSize: base.config.inputSize, outputSize: base.config.outputSize,
-                               classes: lossKind == .crossEntropy, perSequence: perSequence)
+        cfg.scope = scope.scope
+        let all = try trainingData(raw, path: data, loss: lossKind, outputSize: base.config.outputSize, perSequence: perSequence)
         let (train, val) = split(all, fraction: validationSplit, seed: seed, outputSize: base.config.outputSize)
         let trainer: Trainer
         do { trainer = try Trainer(model: base, config: cfg) } catch { throw CLIError("\(error)") }
@@ -203,7 +326,7 @@ struct Finetune: ParsableCommand {
             }
             return true
         }
-        let result: Model
+        var result: Model
         switch outcome {
         case .success(let m):
             result = m
@@ -217,36 +340,39 @@ struct Finetune: ParsableCommand {
         }
         var t1 = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t1)
+        result = try applyMetadata(result, setMeta)
         try cli {
             print("train        " + describe(try trainer.evaluate(result, on: train)))
             if let val { print("validation   " + describe(try trainer.evaluate(result, on: val)) + "  (before: " + describe(try trainer.evaluate(base, on: val)) + ")") }
             if adapter { try result.saveAdapter(to: out) } else { try result.save(to: out) }
         }
         let secs = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
-        print("wrote        \(out) (\(adapter ? "head adapter" : "model"), \(try readAll(out).count) bytes) after \(fmt(secs, 2)) s of training")
+        print("wrote        \(out) (\(adapter ? "head adapter" : "model"), \(try readInput(out, what: "output").count) bytes) after \(fmt(secs, 2)) s of training")
     }
 }
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Loss and accuracy (classes) or RMSE (values) of a model on data.")
+    static let configuration = CommandConfiguration(
+        abstract: "Loss and accuracy (classes) or RMSE (values) of a model on data.",
+        discussion: "Without --loss the loss follows the targets, as in finetune. Data layouts: recur help formats.")
 
     @Argument(help: "A .recur model.") var model: String
-    @Option(help: "Data: .npz or .csv (docs/CLI.md).") var data: String
-    @Option(help: "mse, cross_entropy or binary_cross_entropy.") var loss = "cross_entropy"
+    @Option(help: "Data: .npz or .csv (recur help formats).") var data: String
+    @Option(help: "Loss (default: inferred from the targets).") var loss: LossArg?
     @Option(help: "Apply this head adapter to the model first.") var adapter: String?
     @Flag(name: .customLong("per-sequence"), help: "Targets are per sequence (the last step).") var perSequence = false
 
     func run() throws {
-        guard let l = Loss.allCases.first(where: { $0.name == loss }) else {
-            throw CLIError("--loss must be mse, cross_entropy or binary_cross_entropy")
-        }
         var m = try loadModel(model)
         if let adapter {
             do { m = try m.applyingAdapter(path: adapter) } catch { throw CLIError("\(error)") }
         }
-        let d = try loadData(data, inputSize: m.config.inputSize, outputSize: m.config.outputSize,
-                             classes: l == .crossEntropy, perSequence: perSequence)
-        do { print(describe(try Trainer.evaluate(m, on: d, loss: l))) } catch { throw CLIError("\(error)") }
+        let raw = try readData(data, inputSize: m.config.inputSize, outputSize: m.config.outputSize)
+        let l = loss?.loss ?? inferLoss(raw, outputSize: m.config.outputSize)
+        let d = try trainingData(raw, path: data, loss: l, outputSize: m.config.outputSize, perSequence: perSequence)
+        do { print(describe(try Trainer.evaluate(m, on: d, loss: l)) + (loss == nil ? " [loss \(l.name), inferred]" : "")) } catch {
+            throw CLIError("\(error)")
+        }
     }
 }
 

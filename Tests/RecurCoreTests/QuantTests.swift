@@ -13,7 +13,7 @@ import Testing
     /// of every magnitude (tiny, subnormal, huge, zero, one value).
     @Test func quantisationIsAProjection() {
         var rng = SplitMix(7)
-        let magnitudes: [Float] = [0, 1e-44, 1e-38, 1e-20, 1e-3, 0.05, 1, 3.7, 1e10, 1e36, 3e38]
+        let magnitudes: [Float] = [0, Float(bitPattern: 7), 1e-38, 1e-20, 1e-3, 0.05, 1, 3.7, 1e10, 1e36, 3e38]
         var rows = 0
         for m in magnitudes {
             for n in [1, 2, 7, 64, 300] {

@@ -14,7 +14,7 @@ import Testing
         let s = try Session(model: m)
         var rejected = 0
         for t in 0..<2000 {
-            let v: Float = t % 3 == 0 ? 1e30 : (t % 3 == 1 ? -1e30 : 1e-40)
+            let v: Float = t % 3 == 0 ? 1e30 : (t % 3 == 1 ? -1e30 : Float(bitPattern: 0x0001_16C2))
             let x = [Float](repeating: v, count: 6).enumerated().map { $0.offset % 2 == 0 ? $0.element : -$0.element }
             let before = s.hidden()
             do {
@@ -81,7 +81,7 @@ import Testing
 
     @Test func denormalWeightsAndZeroModels() throws {
         let c = ModelConfig(inputSize: 3, layers: [LayerConfig(size: 5)], outputSize: 2, outputTransform: .softmax)
-        let tiny = try Model(config: c, parameters: [Float](repeating: 1e-40, count: c.parameterCount))
+        let tiny = try Model(config: c, parameters: [Float](repeating: Float(bitPattern: 0x0001_16C2), count: c.parameterCount))
         let zero = try Model(config: c, parameters: [Float](repeating: 0, count: c.parameterCount))
         for m in [tiny, zero] {
             let s = try Session(model: m)

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// File access for checkpoints: bounded reads and crash-safe atomic writes.
-enum FileIO {
+package enum FileIO {
     static func errnoText(_ e: Int32) -> String {
         guard let s = strerror(e) else { return "errno \(e)" }
         return String(cString: s) + " (errno \(e))"
@@ -13,7 +13,7 @@ enum FileIO {
 
     /// Reads a regular file of at most `maxSize` bytes (reads up to maxSize + 1, so a file
     /// that grows while being read is still caught). Never maps the file.
-    static func readFile(path: String, maxSize: Int) throws(RecurError) -> [UInt8] {
+    package static func readFile(path: String, maxSize: Int) throws(RecurError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
@@ -104,7 +104,7 @@ enum FileIO {
     }
 
     /// Atomic, durable replace of `path` with `bytes`.
-    static func writeAtomically(path: String, bytes: [UInt8]) throws(RecurError) {
+    package static func writeAtomically(path: String, bytes: [UInt8]) throws(RecurError) {
         let (dir, name) = split(path)
         guard !name.isEmpty else { throw RecurError(.io, "\(path) names a directory, not a file") }
         var st = stat()

@@ -84,14 +84,16 @@ enum HeaderSchema {
         let keys = kind == .model
             ? ["format", "requires", "model", "metadata", "payload", "tensors"]
             : ["format", "requires", "base", "head", "metadata", "payload", "tensors"]
-        try onlyKeys(top, Set(keys), "header")
-        try requireKeys(top, keys, "header")
-        let format = try string(field(top, "format"), "format")
-        guard format == kind.formatName else {
-            let hint = format == "recur-adapter" ? " (this is a head adapter: apply it to its base model)"
+        // The format first, so a head adapter read as a model (or the reverse) says so.
+        if case .string(let format)? = field(top, "format"), format != kind.formatName {
+            let hint = format == "recur-adapter"
+                ? " (this is a head adapter: apply it to its base model with recur_model_apply_adapter, Model.apply_adapter or recur eval --adapter; recur inspect shows its base; docs/FORMAT.md section 9)"
                 : format == "recur" ? " (this is a full model, not an adapter)" : ""
             throw RecurError(.schema, "format is \"\(printable(format))\", expected \"\(kind.formatName)\"\(hint)")
         }
+        try onlyKeys(top, Set(keys), "header")
+        try requireKeys(top, keys, "header")
+        _ = try string(field(top, "format"), "format")
         // Known features: "i8" (int8 weight matrices with per-row scales, format 1.1).
         var requiresI8 = false
         for (i, req) in try array(field(top, "requires"), "requires").enumerated() {

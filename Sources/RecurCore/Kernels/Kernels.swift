@@ -31,11 +31,18 @@ private let cpuKernels: rk_kernels = {
     return rk_kernels_avx2()
 }()
 
+/// Which kernels this process runs, for benchmarks and `recur bench` (they say which ran).
+public enum KernelSet {
+    /// "avx2+fma" (chosen at run time when the CPU has AVX2 and FMA) or "portable" (SIMD8 Swift;
+    /// also forced by RECUR_KERNELS=portable).
+    public static var name: String { Kernels.name }
+}
+
 @usableFromInline
 enum Kernels {
     /// The kernel set this process runs: "avx2+fma" or "portable" (benchmarks and `recur bench`
     /// print it).
-    package static var name: String { cpuKernels.matvec != nil ? "avx2+fma" : "portable" }
+    static var name: String { cpuKernels.matvec != nil ? "avx2+fma" : "portable" }
 
     /// True when the AVX2+FMA kernels run (tests compare them with the portable ones).
     static var accelerated: Bool { cpuKernels.matvec != nil }

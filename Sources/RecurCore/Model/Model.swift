@@ -367,6 +367,17 @@ public final class Model: @unchecked Sendable {
         run(weights + headBiasOffset, config.outputSize)
     }
 
+    /// A copy of this model whose metadata has `entries` set: an existing key keeps its place and
+    /// takes the new value, a new key is appended. Weights, labels and config are unchanged (bit
+    /// for bit, int8 models included).
+    public func settingMetadata(_ entries: [(key: String, value: String)]) throws(RecurError) -> Model {
+        var m = metadata
+        for (k, v) in entries {
+            if let i = m.firstIndex(where: { $0.key == k }) { m[i].value = v } else { m.append((key: k, value: v)) }
+        }
+        return try Model(config: config, parameters: parameters(), labels: labels, metadata: m)
+    }
+
     /// Value of metadata `key`, if present.
     public func metadataValue(_ key: String) -> String? {
         metadata.first(where: { $0.key == key })?.value

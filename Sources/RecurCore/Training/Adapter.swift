@@ -113,3 +113,45 @@ extension Model {
         }
     }
 }
+
+/// What a head adapter holds, read without its base model (`recur inspect`).
+public struct AdapterInfo: Sendable {
+    /// The body fingerprint of the base model it belongs to.
+    public let baseBodyFingerprint: UInt64
+    public let baseInputSize: Int
+    public let baseLayers: [LayerConfig]
+    public let outputSize: Int
+    public let outputTransform: OutputTransform
+    public let weightDType: WeightDType
+    public let labels: [String]
+    public let metadata: [(key: String, value: String)]
+    /// Floats of the head (outputSize x (last layer size + 1)).
+    public let parameterCount: Int
+}
+
+/// A `.recur` container of either kind.
+public enum CheckpointContents: Sendable {
+    case model(Model)
+    case adapter(AdapterInfo)
+}
+
+extension CheckpointReader {
+    /// Reads a whole model or a head adapter (every rule of docs/FORMAT.md either way). An
+    /// adapter's head is validated and decoded but not applied to anything.
+    public static func decodeAny(_ bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(RecurError) -> CheckpointContents {
+        do {
+            return .model(try decode(bytes, options: options))
+        } catch where error.code == .schema {
+            let r: Result<(HeaderPlan, [Float]), RecurError> = bytes.withUnsafeBytes { p in
+                do throws(RecurError) { return .success(try decodeContainer(p, options: options, kind: .adapter)) } catch {
+                    return .failure(error)
+                }
+            }
+            guard case .success(let (plan, head)) = r, let fp = plan.bodyFingerprint else { throw error }
+            return .adapter(AdapterInfo(
+                baseBodyFingerprint: fp, baseInputSize: plan.config.inputSize, baseLayers: plan.config.layers,
+                outputSize: plan.config.outputSize, outputTransform: plan.config.outputTransform,
+                weightDType: plan.config.weightDType, labels: plan.labels, metadata: plan.metadata, parameterCount: head.count))
+        }
+    }
+}

@@ -127,9 +127,9 @@ def test_finetune_errors(tmp_path):
     npz, _, _ = vowel_npz(tmp_path)
     out = tmp_path / "o.recur"
     r = run("finetune", MODEL, "--data", npz, "--out", out, "--loss", "hinge", ok=False)
-    assert r.returncode != 0 and "--loss" in r.stderr and not out.exists()
+    assert r.returncode == 64 and "--loss" in r.stderr and not out.exists()
     r = run("finetune", MODEL, "--data", npz, "--out", out, "--loss", "cross_entropy", ok=False)  # 9 classes, 5 outputs
-    assert "RECUR_E_INVALID_ARGUMENT" in r.stderr and not out.exists()
+    assert r.returncode == 1 and "class target 150 is 5" in r.stderr and "0-based" in r.stderr and not out.exists()
     r = run("finetune", MODEL, "--data", npz, "--out", out, "--scope", "7", "--loss", "cross_entropy", "--new-head", 9, ok=False)
     assert "scope top 7" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run("finetune", MODEL, ok=False)
@@ -160,7 +160,7 @@ def test_convert_and_bench(tmp_path):
     r = run("bench", out, "--steps", 50, "--repeats", 2, "--threads", 2)
     assert "2 threads" in r.stdout
     r = run("bench", out, "--threads", 0, ok=False)
-    assert "--threads" in r.stderr
+    assert r.returncode == 64 and "--threads" in r.stderr
     q = tmp_path / "int8.recur"
     r = run("convert", MODEL, q, "--dtype", "i8")
     assert "i8" in r.stdout and q.stat().st_size < 0.4 * MODEL.stat().st_size
@@ -169,4 +169,148 @@ def test_convert_and_bench(tmp_path):
     assert "i8" in run("inspect", q).stdout
     assert "i8 weights" in run("bench", q, "--steps", 50, "--repeats", 2).stdout
     r = run("convert", MODEL, out, "--dtype", "f64", ok=False)
-    assert "--dtype" in r.stderr
+    assert r.returncode == 64 and "--dtype" in r.stderr
+
+
+# -- no silent failures, shared defaults, and the data layouts built in -----------------------
+
+HEADER_VERSION = __import__("re").search(r'#define RECUR_VERSION_STRING "([^"]+)"',
+                                         (ROOT / "include" / "recur.h").read_text()).group(1)
+
+
+def test_version_is_the_headers():
+    assert run("--version").stdout.strip() == HEADER_VERSION
+
+
+def test_inputs_that_give_no_output_are_errors(tmp_path):
+    # A one-row CSV with a typo is not a header: it is an error naming the cell.
+    r = run("run", MODEL, "-", input="1,2,3x,4,5,6,7,8,9,10,11,12\n", ok=False)
+    assert r.returncode == 1 and 'column 3 is "3x"' in r.stderr and r.stdout == ""
+    # A header alone, empty input, /dev/null and a directory: no rows is an error.
+    for args, inp in [(("-",), "x1,x2,x3\n"), (("-",), ""), (("/dev/null",), None), ((tmp_path,), None)]:
+        r = run("run", MODEL, *args, input=inp, ok=False)
+        assert r.returncode == 1 and r.stdout == "", (args, r.stderr)
+        assert "no input rows" in r.stderr or "is a directory" in r.stderr, r.stderr
+    # A real header is still skipped.
+    assert len(run("run", MODEL, "-", input="a,b,c,d,e,f,g,h,i,j,k,l\n" + ",".join(["0.5"] * 12) + "\n").stdout.split()) == 1
+    r = run("eval", MODEL, "--data", tmp_path, ok=False)
+    assert r.returncode == 1 and "is a directory" in r.stderr
+
+
+def test_inspect_says_not_a_regular_file(tmp_path):
+    for path in (tmp_path, "/dev/null"):
+        r = run("inspect", path, ok=False)
+        assert r.returncode == 1 and "not a regular file" in r.stderr and "0 bytes" not in r.stderr, r.stderr
+
+
+def test_fortran_order_npz_reads_like_c_order(tmp_path):
+    npz, seqs, lab = vowel_npz(tmp_path)
+    f = tmp_path / "fortran.npz"
+    np.savez(f, inputs=np.asfortranarray(np.concatenate(seqs)), lengths=np.array([len(s) for s in seqs]), targets=lab)
+    with np.load(f) as z:
+        assert z["inputs"].flags.f_contiguous and not z["inputs"].flags.c_contiguous
+    nine = tmp_path / "nine.recur"
+    run("finetune", MODEL, "--data", npz, "--out", nine, "--new-head", 9, "--epochs", 3)
+    assert run("eval", nine, "--data", f).stdout == run("eval", nine, "--data", npz).stdout
+
+
+def test_loss_inferred_from_targets_and_hint_for_class_ids(tmp_path):
+    npz, _, _ = vowel_npz(tmp_path)
+    out = tmp_path / "nine.recur"
+    r = run("finetune", MODEL, "--data", npz, "--out", out, "--new-head", 9, "--epochs", 3)
+    assert "loss cross_entropy (inferred" in r.stderr and "acc" in r.stderr
+    e = run("eval", out, "--data", npz).stdout
+    assert "accuracy" in e and "[loss cross_entropy, inferred]" in e
+    assert e.split(" [")[0] == run("eval", out, "--data", npz, "--loss", "cross_entropy").stdout.strip()
+    r = run("finetune", MODEL, "--data", npz, "--out", out, "--new-head", 9, "--loss", "mse", ok=False)
+    assert r.returncode == 1 and "class ids (0-based" in r.stderr and "--loss cross_entropy" in r.stderr
+    r = run("eval", out, "--data", npz, "--loss", "mse", ok=False)
+    assert r.returncode == 1 and "--loss cross_entropy" in r.stderr
+
+
+def test_finetune_checks_out_before_training(tmp_path):
+    npz, _, _ = vowel_npz(tmp_path)
+    for bad, msg in [(tmp_path / "missing" / "x.recur", "does not exist"), (tmp_path, "not a regular file")]:
+        t0 = time.monotonic()
+        r = run("finetune", MODEL, "--data", npz, "--out", bad, "--new-head", 9, "--epochs", 500, ok=False)
+        assert r.returncode == 1 and msg in r.stderr and "epoch" not in r.stderr, r.stderr
+        assert time.monotonic() - t0 < 5
+
+
+def test_inspect_adapters_and_the_format_hint(tmp_path):
+    m = recur.Model.load(MODEL)
+    adapter = tmp_path / "h.adapter"
+    m.save_adapter(adapter)
+    r = run("inspect", adapter)
+    assert "head adapter" in r.stdout and f"fingerprint {m.fingerprint[0]:016x}" in r.stdout
+    assert "5 outputs, transform softmax" in r.stdout and "speaker 5" in r.stdout
+    j = json.loads(run("inspect", "--json", adapter).stdout)
+    assert j["kind"] == "adapter" and j["base_body_fingerprint"] == f"{m.fingerprint[0]:016x}"
+    assert j["base_layers"] == [{"size": 64, "activation": "tanh"}] and j["output_size"] == 5
+    assert json.loads(run("inspect", "--json", MODEL).stdout)["kind"] == "model"
+    # An adapter where a model is expected says what it is and where the format is described.
+    r = run("run", adapter, "-", input="0,0,0,0,0,0,0,0,0,0,0,0\n", ok=False)
+    assert r.returncode == 1 and "head adapter" in r.stderr and "FORMAT.md" in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("convert", MODEL, "o.recur", "--dtype", "f64"), ("convert", MODEL, "o.recur", "--level", 10),
+    ("convert", MODEL, "o.recur", "--set-meta", "=v"), ("bench", MODEL, "--steps", 0),
+    ("bench", MODEL, "--batch", 0), ("finetune", MODEL, "--data", "d.npz", "--out", "o", "--scope", "x"),
+    ("finetune", MODEL, "--data", "d.npz", "--out", "o", "--validation-split", 2),
+    ("finetune", MODEL, "--data", "d.npz", "--out", "o", "--lr", -1),
+    ("finetune", MODEL, "--data", "d.npz", "--out", "o", "--optimizer", "lbfgs"),
+    ("eval", MODEL, "--data", "d.npz", "--loss", "hinge"),
+])
+def test_bad_option_values_exit_64(args, tmp_path):
+    r = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 64, (args, r.returncode, r.stderr)
+    assert r.stderr.strip() and not (tmp_path / "o.recur").exists()
+
+
+def test_bench_shows_progress_on_a_terminal():
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout and stderr are the terminal
+        os.execv(str(CLI), [str(CLI), "bench", str(MODEL), "--steps", "2000", "--repeats", "3"])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode()
+    assert "warm-up" in text and "repeat 3/3" in text and "us per step" in text
+    assert "kernels" in text
+    plain = run("bench", MODEL, "--steps", 200, "--repeats", 2)
+    assert "repeat" not in plain.stderr and plain.stdout.count("\n") == 1
+
+
+def test_set_meta(tmp_path):
+    out = tmp_path / "m.recur"
+    run("convert", MODEL, out, "--dtype", "f32", "--set-meta", "owner=team a", "--set-meta", "dataset=mine",
+        "--set-meta", "empty=")
+    m = recur.Model.load(out)
+    md = m.metadata
+    assert md["owner"] == "team a" and md["dataset"] == "mine" and md["empty"] == ""
+    assert list(md)[:2] == list(recur.Model.load(MODEL).metadata)[:2]  # existing keys keep their place
+    assert np.array_equal(m.parameters(), recur.Model.load(MODEL).parameters())
+    r = run("convert", MODEL, out, "--set-meta", "bad key=1", ok=False)
+    assert r.returncode == 1 and "RECUR_E_BAD_METADATA" in r.stderr
+    npz, _, _ = vowel_npz(tmp_path)
+    tuned = tmp_path / "t.recur"
+    run("finetune", MODEL, "--data", npz, "--out", tuned, "--new-head", 9, "--epochs", 2, "--set-meta", "user=42")
+    assert recur.Model.load(tuned).metadata["user"] == "42"
+
+
+def test_help_formats_prints_the_layouts():
+    for args in (("help", "formats"), ("formats",)):
+        text = run(*args).stdout
+        assert "inputs (or values)" in text and "lengths" in text and "0-based" in text
+        assert "Fortran-order" in text and "sequence_id" in text
+    assert "recur help formats" in run("--help").stdout

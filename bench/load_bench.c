@@ -1,8 +1,10 @@
 /* Threads under load: microseconds per step of one session on 1 and on 2 threads
  * (recur_session_set_threads), on an idle machine and while other processes keep cores busy
  * (busy-loop children at normal priority: "1 busy" = one, "2 busy" = one per core of a 2-core
- * machine, like a build). The 1- and 2-thread sessions are timed alternately in short blocks, so
- * the same load hits both; medians of the blocks. A device always has other work: the threaded
+ * machine, like a build). Each repeat times a block of the 1-thread session, one of the
+ * 2-thread session and the 1-thread session again, so the same load hits both; the table shows
+ * medians, 2t/1t against the mean of the two 1-thread blocks around it, and (as the noise
+ * floor) the ratio of the two 1-thread blocks. A device always has other work: the threaded
  * step should never be slower than the single-threaded one.
  *   load_bench [--quick] [--json PATH] */
 #define _POSIX_C_SOURCE 200809L
@@ -44,7 +46,7 @@ int main(int argc, char **argv) {
     if (js) fprintf(js, "{\"recur_version\": \"%s\", \"cpus\": %ld, \"results\": [\n", recur_version_string(), ncpu);
     printf("recur %s threads under load (%ld CPUs): us per step, median of %d alternating blocks\n\n",
            recur_version_string(), ncpu, blocks);
-    printf("%-16s %-8s %10s %10s %8s\n", "shape (I,H,O,L)", "load", "1 thread", "2 threads", "2t/1t");
+    printf("%-16s %-8s %10s %10s %8s %9s\n", "shape (I,H,O,L)", "load", "1 thread", "2 threads", "2t/1t", "1t noise");
     int first = 1;
     for (int si = 0; si < 2; si++) {
         shape sh = shapes[si];
@@ -81,29 +83,33 @@ int main(int argc, char **argv) {
             pid_t kids[2] = {0, 0};
             for (int k = 0; k < load; k++) kids[k] = spinner();
             if (load) nanosleep(&(struct timespec){0, 50000000}, NULL);
-            double a[64], b[64];
+            double a[64], b[64], rr[64], nn[64];
             for (int r = -2; r < blocks; r++) {
                 double t0 = now();
                 for (int k = 0; k < steps; k++) recur_session_step(s1, x, (size_t)sh.I, y, (size_t)sh.O);
                 double t1 = now();
                 for (int k = 0; k < steps; k++) recur_session_step(s2, x, (size_t)sh.I, y, (size_t)sh.O);
                 double t2 = now();
+                for (int k = 0; k < steps; k++) recur_session_step(s1, x, (size_t)sh.I, y, (size_t)sh.O);
+                double t3 = now();
                 if (r >= 0) {
-                    a[r] = (t1 - t0) / steps * 1e6;
+                    a[r] = (t1 - t0 + t3 - t2) / 2 / steps * 1e6;
                     b[r] = (t2 - t1) / steps * 1e6;
+                    rr[r] = 2 * (t2 - t1) / (t1 - t0 + t3 - t2);
+                    nn[r] = (t3 - t2) / (t1 - t0);
                 }
             }
             for (int k = 0; k < load; k++) {
                 kill(kids[k], SIGKILL);
                 waitpid(kids[k], NULL, 0);
             }
-            double ma = median(a, blocks), mb = median(b, blocks);
+            double ma = median(a, blocks), mb = median(b, blocks), mr = median(rr, blocks), mn = median(nn, blocks);
             char nm[32];
             snprintf(nm, sizeof nm, "%d,%d,%d,%d", sh.I, sh.H, sh.O, sh.L);
-            printf("%-16s %-8s %10.2f %10.2f %8.2f\n", nm, names[load], ma, mb, mb / ma);
+            printf("%-16s %-8s %10.2f %10.2f %8.2f %9.2f\n", nm, names[load], ma, mb, mr, mn);
             if (js)
-                fprintf(js, "%s  {\"shape\": [%d, %d, %d, %d], \"load\": \"%s\", \"one_thread_us\": %.3f, \"two_threads_us\": %.3f}",
-                        first ? "" : ",\n", sh.I, sh.H, sh.O, sh.L, names[load], ma, mb);
+                fprintf(js, "%s  {\"shape\": [%d, %d, %d, %d], \"load\": \"%s\", \"one_thread_us\": %.3f, \"two_threads_us\": %.3f, \"ratio\": %.3f, \"noise\": %.3f}",
+                        first ? "" : ",\n", sh.I, sh.H, sh.O, sh.L, names[load], ma, mb, mr, mn);
             first = 0;
             fflush(stdout);
         }
@@ -118,7 +124,9 @@ int main(int argc, char **argv) {
         fprintf(js, "\n]}\n");
         fclose(js);
     }
-    printf("\nload = busy-loop processes at normal priority while both sessions step; 2t/1t below 1 means the\n"
-           "second thread pays off, above 1 that it costs.\n");
+    printf("\nload = busy-loop processes at normal priority while the sessions step; 2t/1t = median over repeats of\n"
+           "the 2-thread block / the mean of the 1-thread blocks around it (below 1: the second thread pays off;\n"
+           "above 1: it costs); 1t noise = median of second / first 1-thread block. Kernels: %s.\n",
+           getenv("RECUR_KERNELS") ? getenv("RECUR_KERNELS") : "run-time choice (AVX2+FMA when the CPU has it)");
     return 0;
 }

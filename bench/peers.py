@@ -1,7 +1,7 @@
 """recur from Python beside numpy, PyTorch and ONNX Runtime, in one run (make bench).
 
 Batch-1 streaming step (state carried between calls) and 64 streams stepped together, on
-the shapes of shared/reference/performance.md, with the same weights everywhere (outputs are
+the shapes of docs/REFERENCES.md, with the same weights everywhere (outputs are
 cross-checked). Peers that are not installed are skipped (bench/setup-peers.sh installs them
 into bench/.venv). Medians of repeats; thread pools pinned to 1 (and 2 where stated).
     python3 bench/peers.py [--quick] [--json PATH]"""

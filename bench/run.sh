@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: recur from C beside a plain-C reference (step_bench, misc_bench, the resident-memory
+# make bench: recur from C beside a plain-C reference (step_bench, misc_bench, load_bench: 1 vs 2
+# threads with busy cores, the resident-memory
 # table of Tests/reliability/memory.c), then recur
 # from Python beside numpy / PyTorch / ONNX Runtime when they are installed (bench/peers.py;
 # bench/setup-peers.sh installs them into bench/.venv), all in one run; bench/report.py prints
@@ -10,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/.build/bench"
 mkdir -p "$out"
 cc -std=c99 -O3 -march=native -ffast-math -c "$root/bench/ref_step.c" -o "$out/ref_step.o"
-for b in step_bench misc_bench; do
+for b in step_bench misc_bench load_bench; do
   cc -std=c99 -O2 -Wall -Wextra -I"$root/include" -I"$root/bench" "$root/bench/$b.c" "$out/ref_step.o" \
      -L"$root/.build/release" -lrecur -Wl,-rpath,"$root/.build/release" -lm -o "$out/$b"
 done
@@ -20,6 +21,8 @@ cc -std=c99 -O2 -Wall -Wextra -DPLAIN -I"$root/bench" "$root/bench/coldstart.c" 
 "$out/step_bench" --json "$out/step_bench.json" "$@"
 echo
 "$out/misc_bench" --json "$out/misc_bench.json" --dir "$out" "$@"
+echo
+"$out/load_bench" --json "$out/load_bench.json" "$@"
 echo
 # Resident memory: the reliability suite's malloc-counting tool (Tests/reliability/memory.c).
 cc -std=c99 -O2 -Wall -I"$root/include" "$root/Tests/reliability/memory.c" \

@@ -333,7 +333,7 @@ RECUR_API recur_status recur_model_config_num_params(const recur_model_config *c
  * this order (row-major matrices):
  *     for each layer l: W[l] (H_l x I_l), U[l] (H_l x H_l), b[l] (H_l)
  *     then Wo (O x H_last), bo (O)
- * where I_0 = input_size and I_l = H_{l-1}. For the design document's
+ * where I_0 = input_size and I_l = H_{l-1}. For the design document's (docs/DESIGN.md)
  * FeedbackNet, W|U is hidden.weight split at column I; for a PyTorch nn.RNN,
  * W = weight_ih_l, U = weight_hh_l, b = bias_ih_l + bias_hh_l.
  * @return RECUR_OK, RECUR_E_NULL_POINTER, RECUR_E_BAD_CONFIG,

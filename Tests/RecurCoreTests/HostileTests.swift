@@ -1,7 +1,7 @@
 import Testing
 @testable import RecurCore
 
-/// One hostile checkpoint: a name (with the row of format-security.md §9 it covers),
+/// One hostile checkpoint: a name (with the number of the docs/REFERENCES.md checklist row it covers),
 /// the status it must produce, and how to forge it from a small valid file.
 struct HostileCase: CustomStringConvertible, Sendable {
     let name: String

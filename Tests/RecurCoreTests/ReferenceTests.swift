@@ -1,4 +1,8 @@
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import RecurCore
 
 @Suite struct ReferenceTests {
@@ -248,8 +252,11 @@ import Testing
 /// the small model, rows on the large one whose weights exceed `Session.streamSplitMaxWeights`),
 /// and the setting can change between steps.
 @Suite struct ThreadTests {
-    @Test(arguments: [(WeightDType.f32, false), (.i8, false), (.f32, true), (.i8, true)])
-    func threadedStepsAreBitIdentical(_ dtype: WeightDType, _ large: Bool) throws {
+    /// Each pool policy: every job split across the workers (ALWAYS), every job on the caller as
+    /// one part (NEVER, what a busy machine gets), and the adaptive default.
+    @Test(arguments: [(WeightDType.f32, false), (.i8, false), (.f32, true), (.i8, true)], [Session.PoolMode.always, .never, .adaptive])
+    func threadedStepsAreBitIdentical(_ kind: (WeightDType, Bool), _ mode: Session.PoolMode) throws {
+        let (dtype, large) = kind
         let config = ModelConfig(
             inputSize: 40, layers: [LayerConfig(size: large ? 520 : 200), LayerConfig(size: 130, activation: .relu)], outputSize: 7,
             outputTransform: .softmax, weightDType: dtype)
@@ -258,6 +265,7 @@ import Testing
         for batch in large ? [24] : [1, 5, 24] {
             let one = try Session(model: model, batchSize: batch)
             let many = try Session(model: model, batchSize: batch)
+            many.poolMode = mode
             try many.setThreads(2)
             #expect(many.threads == 2)
             let steps = large ? 8 : 40  // the large model only adds the row split of a batch
@@ -272,7 +280,50 @@ import Testing
             // run() too
             let xs = randomInputs((large ? 4 : 30) * batch * config.inputSize, seed: 99)
             #expect(bits(try one.run(xs)) == bits(try many.run(xs)))
+            let st = many.poolStats
+            if mode == .never { #expect(st.helperParts == 0 && st.solo == st.runs) }
+            if mode == .always { #expect(st.solo == 0) }
         }
+    }
+
+    /// With every CPU kept busy by other processes, a 2-thread session runs (nearly) every job
+    /// alone instead of waiting for helpers the scheduler does not run, and still gives the bits
+    /// of one thread.
+    @Test func threadedSessionGoesSoloOnABusyMachine() throws {
+        let config = ModelConfig(inputSize: 64, layers: [LayerConfig(size: 256)], outputSize: 10)
+        let model = try Model(config: config, parameters: randomParameters(config, seed: 8, scale: 0.05))
+        let one = try Session(model: model)
+        let two = try Session(model: model)
+        try two.setThreads(2)
+        var busy: [pid_t] = []
+        let cpus = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        for _ in 0..<cpus {
+            var pid: pid_t = 0
+            let args = ["/bin/sh", "-c", "while :; do :; done"]
+            var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+            defer { for a in argv { free(a) } }
+            #expect(posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0)
+            busy.append(pid)
+        }
+        defer {
+            for p in busy {
+                kill(p, SIGKILL)
+                var st: Int32 = 0
+                waitpid(p, &st, 0)
+            }
+        }
+        var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+        nanosleep(&ts, nil)
+        let before = two.poolStats
+        for t in 0..<1000 {
+            let x = randomInputs(config.inputSize, seed: UInt64(t % 17))
+            let a = try one.step(x), b = try two.step(x)
+            if t % 100 == 0 { #expect(bits(a) == bits(b)) }
+        }
+        let after = two.poolStats
+        let runs = after.runs - before.runs, solo = after.solo - before.solo
+        #expect(runs >= 1000)
+        #expect(Double(solo) >= 0.9 * Double(runs), "solo \(solo) of \(runs) pooled jobs under load")
     }
 
     @Test func threadSettingIsChecked() throws {

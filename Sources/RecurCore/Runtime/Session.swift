@@ -27,6 +27,21 @@ public final class Session {
     var pool: OpaquePointer? = nil
     /// Threads one step uses (1 = the caller only; the default).
     public private(set) var threads: Int = 1
+    /// Tests: how the pool splits jobs (Kernels/CPU/pool.c), kept across `setThreads`.
+    enum PoolMode: Int32 {
+        case adaptive = 0  // RK_POOL_ADAPTIVE: split while it pays
+        case always = 1  // RK_POOL_ALWAYS: every job across the workers
+        case never = 2  // RK_POOL_NEVER: every job on the caller, as one part
+    }
+    var poolMode: PoolMode = .adaptive {
+        didSet { if let p = pool { rk_pool_set_mode(p, poolMode.rawValue) } }
+    }
+    /// Tests and benchmarks: pooled jobs so far, those the caller ran alone, parts the helpers ran.
+    var poolStats: (runs: UInt64, solo: UInt64, helperParts: UInt64) {
+        var r: UInt64 = 0, s: UInt64 = 0, h: UInt64 = 0
+        rk_pool_stats(pool, &r, &s, &h)
+        return (r, s, h)
+    }
     /// Products smaller than this many multiply-adds stay on the calling thread.
     static let parallelThreshold = 16384
     /// Batches of at least this many streams use the packed GEMM kernel on the AVX2 kernels
@@ -104,9 +119,12 @@ public final class Session {
     /// by this session. Results are bit-identical to one thread: products are split by rows
     /// (each row summed as before; batch activations by streams), or, for batches of at least
     /// `streamSplitMin` streams per thread on models within `streamSplitMaxWeights`, each
-    /// thread steps whole streams. Helpers spin for about a millisecond after
-    /// each step waiting for the next one, then sleep; they end when the session is freed or
-    /// the setting goes back to 1. On error the setting is unchanged.
+    /// thread steps whole streams. The split only happens while it pays: when the machine has
+    /// more runnable threads than CPUs, or the helpers are late or preempted, the caller runs the
+    /// step alone (Kernels/CPU/pool.c; bench/load_bench.c measures it). Helpers spin for up to
+    /// about a millisecond after each step waiting for the next one, less while they arrive late,
+    /// then sleep; they end when the session is freed or the setting goes back to 1. On error the
+    /// setting is unchanged.
     public func setThreads(_ n: Int) throws(RecurError) {
         guard (1...ModelLimits.maxThreads).contains(n) else {
             throw RecurError(.invalidArgument, "threads \(n) is outside 1...\(ModelLimits.maxThreads)")
@@ -122,6 +140,7 @@ public final class Session {
                 if let s = newScratch { AlignedBuffer.free(s) }
                 throw RecurError(.outOfMemory, "cannot start \(n - 1) helper thread(s)")
             }
+            rk_pool_set_mode(p, poolMode.rawValue)
             newPool = p
         }
         if let p = pool { rk_pool_free(p) }
@@ -137,7 +156,7 @@ public final class Session {
     @inline(__always)
     func product(_ job: inout RowProduct) {
         if let p = pool, job.rows >= 8, job.rows &* job.cols &* job.n >= Session.parallelThreshold {
-            withUnsafeMutablePointer(to: &job) { rk_pool_run(p, rowProductTask, UnsafeMutableRawPointer($0)) }
+            withUnsafeMutablePointer(to: &job) { rk_pool_run(p, rowProductTask, UnsafeMutableRawPointer($0), rk_pool_parts(p)) }
         } else {
             job.run(part: 0, parts: 1)
         }
@@ -252,9 +271,9 @@ public final class Session {
             // Enough streams: each thread steps its own streams through every layer and the
             // head (one fork-join per step; every output is computed exactly as on one thread).
             var job = StreamRangeStep(session: Unmanaged.passUnretained(self).toOpaque(), y: y)
-            withUnsafeMutablePointer(to: &job) { rk_pool_run(p, streamRangeTask, UnsafeMutableRawPointer($0)) }
+            withUnsafeMutablePointer(to: &job) { rk_pool_run(p, streamRangeTask, UnsafeMutableRawPointer($0), rk_pool_parts(p)) }
         } else {
-            forward(streams: 0, B, y, part: 0, rowsOnPool: pool != nil)
+            forward(streams: 0, B, y, worker: 0, rowsOnPool: pool != nil)
         }
         // Bounded activations (tanh, sigmoid) cannot overflow; relu/identity stacks can.
         guard Kernels.allFinite(next, batchSize * nextStride),
@@ -272,9 +291,9 @@ public final class Session {
 
     /// Layers and head for streams b0..<b1, whose inputs are in place. With `rowsOnPool` each
     /// product is split by rows (and batch activations by streams) across the pool; otherwise
-    /// everything runs on this thread, using int8 scratch row `part`.
+    /// everything runs on this thread, using int8 scratch row `worker`.
     @inline(__always)
-    func forward(streams b0: Int, _ b1: Int, _ y: UnsafeMutablePointer<Float>?, part: Int, rowsOnPool: Bool) {
+    func forward(streams b0: Int, _ b1: Int, _ y: UnsafeMutablePointer<Float>?, worker: Int, rowsOnPool: Bool) {
         let lay = model.layout
         let w = model.weights
         let nLayers = lay.count
@@ -282,7 +301,7 @@ public final class Session {
         guard n > 0 else { return }
         let q8 = model.qweights
         let sc = model.qscales
-        let scratch = rowsOnPool ? qscratch : qscratch.map { $0 + part * scratchStride }
+        let scratch = rowsOnPool ? qscratch : qscratch.map { $0 + worker * scratchStride }
         for l in 0..<nLayers {
             let L = lay[l]
             let z = state + b0 * streamStride + layerOffsets[l]
@@ -301,7 +320,7 @@ public final class Session {
             if rowsOnPool, let p = pool {
                 product(&job)
                 if n >= 2, n &* L.sizePad >= 4096 {
-                    withUnsafeMutablePointer(to: &act) { rk_pool_run(p, streamActivationTask, UnsafeMutableRawPointer($0)) }
+                    withUnsafeMutablePointer(to: &act) { rk_pool_run(p, streamActivationTask, UnsafeMutableRawPointer($0), rk_pool_parts(p)) }
                 } else {
                     act.run(part: 0, parts: 1)
                 }

@@ -20,9 +20,9 @@ struct RowProduct {
     let packed: UnsafePointer<Float>?
 
     /// Rows of part `part` of `parts` (blocks of 4 rows, or whole panels of 16 with `packed`),
-    /// every stream.
+    /// every stream; `worker` picks the int8 scratch row.
     @inline(__always)
-    func run(part: Int, parts: Int) {
+    func run(part: Int, parts: Int, worker: Int = 0) {
         if let pk = packed {
             let panels = (rows + 15) / 16
             let r0 = 16 * (panels * part / parts)
@@ -42,7 +42,7 @@ struct RowProduct {
             for b in 0..<n {
                 Kernels.matvecI8(
                     rows: m, cols: cols, split: split, q: q + r0 * stride, stride: stride, scaleA: sa + r0, scaleB: sb + r0,
-                    x: x + b * xStride, bias: bias + r0, out: out + b * outStride + r0, scratch: xq + part * scratchStride)
+                    x: x + b * xStride, bias: bias + r0, out: out + b * outStride + r0, scratch: xq + worker * scratchStride)
             }
         } else {
             Kernels.gemmBias(
@@ -74,28 +74,29 @@ struct StreamActivation {
     }
 }
 
-let streamActivationTask: rk_task_fn = { ctx, part, parts in
+let streamActivationTask: rk_task_fn = { ctx, part, parts, _ in
     guard let ctx else { return }
     ctx.assumingMemoryBound(to: StreamActivation.self).pointee.run(part: Int(part), parts: Int(parts))
 }
 
-/// One step of a batch split by streams: part k of n runs streams [B*k/n, B*(k+1)/n).
+/// One step of a batch split by streams: part k of n runs streams [B*k/n, B*(k+1)/n) (on any
+/// worker, with that worker's int8 scratch row).
 struct StreamRangeStep {
     let session: UnsafeMutableRawPointer  // an unretained Session, alive for the call
     let y: UnsafeMutablePointer<Float>?
 }
 
-let streamRangeTask: rk_task_fn = { ctx, part, parts in
+let streamRangeTask: rk_task_fn = { ctx, part, parts, worker in
     guard let ctx else { return }
     let job = ctx.assumingMemoryBound(to: StreamRangeStep.self).pointee
     let s = Unmanaged<Session>.fromOpaque(job.session).takeUnretainedValue()
     let b0 = s.batchSize * Int(part) / Int(parts)
     let b1 = s.batchSize * (Int(part) + 1) / Int(parts)
-    s.forward(streams: b0, b1, job.y, part: Int(part), rowsOnPool: false)
+    s.forward(streams: b0, b1, job.y, worker: Int(worker), rowsOnPool: false)
 }
 
 /// The pool's entry point: ctx is a RowProduct.
-let rowProductTask: rk_task_fn = { ctx, part, parts in
+let rowProductTask: rk_task_fn = { ctx, part, parts, worker in
     guard let ctx else { return }
-    ctx.assumingMemoryBound(to: RowProduct.self).pointee.run(part: Int(part), parts: Int(parts))
+    ctx.assumingMemoryBound(to: RowProduct.self).pointee.run(part: Int(part), parts: Int(parts), worker: Int(worker))
 }

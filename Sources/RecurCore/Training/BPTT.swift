@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// BPTT: the double-precision forward pass and backpropagation through time over the canonical
-/// parameter vector (design document §3.2 and §4.2): gradients flow from the head into
+/// parameter vector (docs/DESIGN.md §3.2 and §4.2): gradients flow from the head into
 /// the top layer, down through the stacked layers (W) and back in time through the
 /// feedback weights (U), with the activation derivatives at every step. Used for scopes
 /// `top(k)` and `all`, and as the exact oracle of the gradient tests.

@@ -1,4 +1,4 @@
-/// Replacing or extending the output head for a new task (design document §3.3 step 2).
+/// Replacing or extending the output head for a new task (docs/DESIGN.md §3.3 step 2).
 extension Model {
     /// A copy of this model whose head is replaced by a new one with `outputs` outputs,
     /// initialised from `seed` the way PyTorch initialises `nn.Linear`

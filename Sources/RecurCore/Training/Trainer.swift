@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Fine-tunes a model (design document §3.3): the output head by default, optionally the
+/// Fine-tunes a model (docs/DESIGN.md §3.3): the output head by default, optionally the
 /// top k feedback layers or everything, with SGD/Adam/AdamW or a closed-form ridge fit.
 ///
 /// Training never changes the model it starts from: `fit` returns a new `Model`, and

@@ -80,13 +80,24 @@ void rk_u64_store(uint64_t *p, uint64_t v);
 /* The AVX2+FMA kernels, or all NULL when the CPU does not support them. */
 rk_kernels rk_kernels_avx2(void);
 
-/* Fork-join pool (pool.c): `helpers` threads besides the caller. rk_pool_run calls
- * fn(ctx, part, parts) for part 0 on the caller and 1..helpers on the helpers, and returns
- * when all are done. One rk_pool_run at a time per pool. NULL on failure. */
-typedef void (*rk_task_fn)(void *ctx, int part, int parts);
+/* Fork-join pool (pool.c): `helpers` threads (1..31) besides the caller. rk_pool_run calls
+ * fn(ctx, part, parts, worker) once for every part 0 <= part < parts (1..32), each on some
+ * worker (0 = the calling thread, 1..helpers), and returns when all are done; results must
+ * not depend on the worker (the worker index only picks per-thread scratch) nor on how the job
+ * is cut: when its helpers would not pay off (see pool.c) the pool runs fn(ctx, 0, 1, 0). One
+ * rk_pool_run at a time per pool. NULL on failure. */
+typedef void (*rk_task_fn)(void *ctx, int part, int parts, int worker);
 typedef struct rk_pool rk_pool;
 rk_pool *rk_pool_create(int helpers);
-void rk_pool_run(rk_pool *pool, rk_task_fn fn, void *ctx);
+void rk_pool_run(rk_pool *pool, rk_task_fn fn, void *ctx, int parts);
+/* Workers (helpers + 1), and the parts a job should be cut into (2 per worker). */
 int rk_pool_size(const rk_pool *pool);
+int rk_pool_parts(const rk_pool *pool);
+/* Runs so far, runs done alone (solo), and parts the helpers ran (tests, benchmarks). */
+void rk_pool_stats(const rk_pool *pool, uint64_t *runs, uint64_t *solo_runs, uint64_t *helper_parts);
+/* Tests: RK_POOL_ADAPTIVE (the default), RK_POOL_ALWAYS (every job split across the workers)
+ * or RK_POOL_NEVER (every job on the caller, as one part). */
+enum { RK_POOL_ADAPTIVE = 0, RK_POOL_ALWAYS = 1, RK_POOL_NEVER = 2 };
+void rk_pool_set_mode(rk_pool *pool, int mode);
 void rk_pool_free(rk_pool *pool);
 #endif

@@ -43,9 +43,9 @@ int main(int argc, char **argv) {
     const double block_s = quick ? 0.01 : 0.02;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     FILE *js = json ? fopen(json, "w") : NULL;
-    if (js) fprintf(js, "{\"recur_version\": \"%s\", \"cpus\": %ld, \"results\": [\n", recur_version_string(), ncpu);
-    printf("recur %s threads under load (%ld CPUs): us per step, median of %d alternating blocks\n\n",
-           recur_version_string(), ncpu, blocks);
+    if (js) fprintf(js, "{\"recur_version\": \"%s\", \"kernels\": \"%s\", \"cpus\": %ld, \"results\": [\n", recur_version_string(), recur_kernels(), ncpu);
+    printf("recur %s threads under load (%ld CPUs, %s kernels): us per step, median of %d repeats\n\n",
+           recur_version_string(), ncpu, recur_kernels(), blocks);
     printf("%-16s %-8s %10s %10s %8s %9s\n", "shape (I,H,O,L)", "load", "1 thread", "2 threads", "2t/1t", "1t noise");
     int first = 1;
     for (int si = 0; si < 2; si++) {
@@ -126,7 +126,6 @@ int main(int argc, char **argv) {
     }
     printf("\nload = busy-loop processes at normal priority while the sessions step; 2t/1t = median over repeats of\n"
            "the 2-thread block / the mean of the 1-thread blocks around it (below 1: the second thread pays off;\n"
-           "above 1: it costs); 1t noise = median of second / first 1-thread block. Kernels: %s.\n",
-           getenv("RECUR_KERNELS") ? getenv("RECUR_KERNELS") : "run-time choice (AVX2+FMA when the CPU has it)");
+           "above 1: it costs); 1t noise = median of second / first 1-thread block.\n");
     return 0;
 }

@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
     snprintf(prog_recur, sizeof prog_recur, "%s/coldstart_recur", self);
     snprintf(prog_plain, sizeof prog_plain, "%s/coldstart_plain", self);
     FILE *js = json ? fopen(json, "w") : NULL;
-    if (js) fprintf(js, "{\"recur_version\": \"%s\",\n", recur_version_string());
+    if (js) fprintf(js, "{\"recur_version\": \"%s\", \"kernels\": \"%s\",\n", recur_version_string(), recur_kernels());
+    printf("recur %s (%s kernels)\n\n", recur_version_string(), recur_kernels());
 
     /* 1. Checkpoint size and load time, two shapes x three storage types. */
     printf("checkpoint size (%% of raw float32 bytes) and load time (recur_model_load_memory, median)\n");

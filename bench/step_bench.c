@@ -28,9 +28,10 @@ int main(int argc, char **argv) {
     const int repeats = quick ? 5 : 15;
     const double target = quick ? 0.01 : 0.03; /* seconds per timed repeat */
     FILE *js = json ? fopen(json, "w") : NULL;
-    if (js) fprintf(js, "{\"recur_version\": \"%s\", \"results\": [\n", recur_version_string());
+    if (js) fprintf(js, "{\"recur_version\": \"%s\", \"kernels\": \"%s\", \"results\": [\n", recur_version_string(), recur_kernels());
 
-    printf("recur %s step benchmark: median of %d repeats, one thread\n\n", recur_version_string(), repeats);
+    printf("recur %s step benchmark (%s kernels): median of %d repeats, one thread\n\n", recur_version_string(),
+           recur_kernels(), repeats);
     printf("%-16s %9s %9s %6s %9s %6s %9s %6s %9s %9s | %11s %11s %11s %6s\n", "shape (I,H,O,L)", "recur us", "C us",
            "ratio", "2thr us", "2t/C", "int8 us", "i8/f32", "i8 maxrel", "i8 mean", "B64 st/s", "B64 2thr", "C B64", "C/rec");
     for (int si = 0; si < 4; si++) {

@@ -126,6 +126,11 @@ RECUR_API const char *recur_version_string(void);
 RECUR_API uint32_t recur_version_number(void);
 /** RECUR_ABI_VERSION of the library actually linked. Thread-safe. */
 RECUR_API uint32_t recur_abi_version(void);
+/** The kernels this process runs, chosen once at first use: "avx2+fma" when the CPU has
+ * AVX2 and FMA, else "portable" (SIMD8 code for any CPU; the environment variable
+ * RECUR_KERNELS=portable forces it). Static storage; never NULL. Thread-safe. Benchmarks print
+ * it. @since 0.2.0 */
+RECUR_API const char *recur_kernels(void);
 
 /* ------------------------------------------------------------------------ */
 /* Status codes (pinned: a code never changes meaning)                      */
@@ -475,10 +480,14 @@ RECUR_API recur_status recur_session_batch_size(const recur_session *session, si
  * thread only). With more than 1 the session owns threads - 1 helper threads that take a share
  * of the rows of every large matrix product - or, for batches of at least 4 streams per thread
  * of a model whose weights fit in 1 MiB, a share of the streams through the whole step
- * (outputs are bit-identical to 1 thread either way); they spin
- * for about a millisecond after each step waiting for the next one, then sleep, and end when
- * the setting returns to 1 or the session is freed. Worth it for large layers (>= ~512 units)
- * on a machine with idle cores; see bench/README.md. Clones start with 1 thread.
+ * (outputs are bit-identical to 1 thread either way). The split only happens while it pays:
+ * when the machine has more runnable threads than the CPUs this process may use (read from
+ * /proc/loadavg every 2 ms), or a helper was late or preempted, the caller runs the step alone
+ * and wakes nobody, so with other work on the cores a threaded session is no slower than one
+ * thread (bench/load_bench.c). Helpers spin for up to about a millisecond after each step
+ * waiting for the next one, then sleep, and end when the setting returns to 1 or the session is
+ * freed. Worth it for large layers (>= ~512 units) on a machine with idle cores; see
+ * bench/README.md. Clones start with 1 thread.
  * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_INVALID_ARGUMENT (out of range),
  * RECUR_E_OUT_OF_MEMORY (threads could not be started; the setting is unchanged). */
 RECUR_API recur_status recur_session_set_threads(recur_session *session, uint32_t threads);

@@ -12,6 +12,12 @@ public func recur_version_number() -> UInt32 {
     UInt32(RECUR_VERSION_MAJOR * 1_000_000 + RECUR_VERSION_MINOR * 1000 + RECUR_VERSION_PATCH)
 }
 
+@_cdecl("recur_kernels")
+public func recur_kernels() -> UnsafePointer<CChar> {
+    let name: StaticString = KernelSet.name == "portable" ? "portable" : "avx2+fma"
+    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
 @_cdecl("recur_abi_version")
 public func recur_abi_version() -> UInt32 {
     UInt32(RECUR_ABI_VERSION)

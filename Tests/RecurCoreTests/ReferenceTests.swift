@@ -262,7 +262,7 @@ import Glibc
             outputTransform: .softmax, weightDType: dtype)
         let model = try Model(config: config, parameters: randomParameters(config, seed: 4, scale: large ? 0.1 : 0.2))
         #expect((model.weightCount > Session.streamSplitMaxWeights) == large)
-        for batch in large ? [24] : [1, 5, 24] {
+        for batch in large ? [1, 24] : [1, 5, 24] {
             let one = try Session(model: model, batchSize: batch)
             let many = try Session(model: model, batchSize: batch)
             many.poolMode = mode
@@ -290,7 +290,7 @@ import Glibc
     /// alone instead of waiting for helpers the scheduler does not run, and still gives the bits
     /// of one thread.
     @Test func threadedSessionGoesSoloOnABusyMachine() throws {
-        let config = ModelConfig(inputSize: 64, layers: [LayerConfig(size: 256)], outputSize: 10)
+        let config = ModelConfig(inputSize: 64, layers: [LayerConfig(size: 512)], outputSize: 10)
         let model = try Model(config: config, parameters: randomParameters(config, seed: 8, scale: 0.05))
         let one = try Session(model: model)
         let two = try Session(model: model)

@@ -47,10 +47,10 @@ int main(void) {
         fprintf(stderr, "setup failed: %s\n", recur_last_error_message());
         return 1;
     }
-    /* the same network with int8 weights; a 12-256-7 network (large enough for the thread
+    /* the same network with int8 weights; a 12-512-7 network (large enough for the thread
      * pool to split its products) stepped by a session on 2 threads */
     c.weight_dtype = RECUR_DTYPE_I8;
-    uint32_t big = 256;
+    uint32_t big = 512;
     recur_model_config cb;
     recur_model_config_init(&cb, sizeof cb);
     cb.input_size = 12;

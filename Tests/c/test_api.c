@@ -120,6 +120,13 @@ static void test_last_error_is_per_thread(void) {
 }
 
 /* The append-only struct rule (include/recur.h, "ABI evolution"). */
+static void test_kernels_name(void) {
+    const char *k = recur_kernels();
+    CHECK(k != NULL && (strcmp(k, "avx2+fma") == 0 || strcmp(k, "portable") == 0));
+    const char *forced = getenv("RECUR_KERNELS");
+    if (forced && strcmp(forced, "portable") == 0) CHECK(strcmp(k, "portable") == 0);
+}
+
 static void test_struct_sizes(void) {
     /* init: NULL, too small, too large. */
     recur_load_options o;
@@ -223,6 +230,7 @@ static void test_struct_sizes(void) {
 
 int main(int argc, char **argv) {
     test_last_error_is_per_thread();
+    test_kernels_name();
     test_struct_sizes();
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     float params[1000];

@@ -42,8 +42,10 @@ public final class Session {
         rk_pool_stats(pool, &r, &s, &h)
         return (r, s, h)
     }
-    /// Products smaller than this many multiply-adds stay on the calling thread.
-    static let parallelThreshold = 16384
+    /// Products smaller than this many multiply-adds stay on the calling thread: below about
+    /// 10 µs of work a fork-join costs more than half the product saves (a 32 x 1024 head, for
+    /// one, is faster alone).
+    static let parallelThreshold = 1 << 17
     /// Batches of at least this many streams use the packed GEMM kernel on the AVX2 kernels
     /// (the model's packed panels, `Model.packedWeights()`); smaller batches and batch 1 use
     /// the row kernels, which are faster there.

@@ -268,3 +268,15 @@ def test_session_threads_are_bit_identical():
     b.threads = 1
     assert b.threads == 1
     b.close()
+
+
+def test_kernels_name_follows_the_environment():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    assert recur.kernels() in ("avx2+fma", "portable")
+    env = {"PYTHONPATH": str(ROOT / "bindings" / "python" / "src"), "RECUR_KERNELS": "portable", "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, "-c", "import recur; print(recur.kernels())"], capture_output=True, text=True, env=env)
+    assert r.stdout.strip() == "portable", r.stderr

@@ -15,9 +15,10 @@
  *     /proc/loadavg, and when the others' plus this pool's workers exceed the CPUs this process
  *     may use, it stays solo until the next check;
  *   - the helpers do not pay off: a run that a helper held up far longer than a part takes (it
- *     was preempted), or a running mean of pooled run time over the caller's own estimate of a
- *     solo run above 1 (helpers late or slow), starts a solo period that doubles each time it
- *     happens again (16 ... 16384 runs) and halves after each healthy stretch.
+ *     was preempted), or pooled runs taking longer in sum than the caller's own estimate of the
+ *     same runs alone (helpers late or slow; the sums weigh each run by its size), starts a solo
+ *     period that doubles each time it happens again within 50 ms (16 ... 16384 runs), halves
+ *     after each healthy stretch, and starts again from 16 after a quiet 50 ms.
  * Near the end of a solo period the helpers are woken, so the pooled runs that follow are
  * judged with helpers that are awake. The caller waits for a part a helper is still running by
  * spinning briefly, then with sched_yield(). Helpers spin for a while after each job (a stream
@@ -54,7 +55,8 @@ enum {
     MAX_PARTS = 32,
     PREWAKE = 4,                  /* solo runs left when the helpers are woken */
 };
-#define LOAD_CHECK_NS 2000000ull /* how often the machine's load is read */
+#define LOAD_CHECK_NS 2000000ull      /* how often the machine's load is read */
+#define BACKOFF_MEMORY_NS 50000000ull /* solo periods closer than this double */
 
 struct rk_pool {
     int helpers;
@@ -77,11 +79,13 @@ struct rk_pool {
     uint32_t solo_left;
     uint32_t solo_next;
     uint32_t pooled_runs; /* since the last solo period */
-    double ratio;         /* running mean of pooled time / estimated solo time */
+    double wall, solo;    /* decayed sums over pooled runs: their time, and the caller's estimate of
+                             the same runs alone; wall / solo > 1 means the helpers do not pay */
     int cpus;             /* CPUs this process may run on */
     int busy;             /* the last load check found the machine busy */
     int mode;             /* RK_POOL_ADAPTIVE, RK_POOL_ALWAYS or RK_POOL_NEVER (tests) */
     uint64_t next_check;  /* time of the next load check */
+    uint64_t last_backoff; /* time of the last solo period the helpers caused */
     uint64_t runs, solo_runs, helper_parts, busy_checks;
 };
 
@@ -174,7 +178,6 @@ rk_pool *rk_pool_create(int helpers) {
     if (!p) return NULL;
     p->threads = calloc((size_t)helpers, sizeof(pthread_t));
     p->solo_next = SOLO_MIN;
-    p->ratio = 0.5;
     p->cpus = 0;
 #ifdef CPU_COUNT
     cpu_set_t set;
@@ -246,8 +249,12 @@ static void go_solo(rk_pool *p, uint32_t runs) {
     p->pooled_runs = 0;
 }
 
-/* A stall or a poor running mean: a solo period, twice as long as the last one. */
-static void back_off(rk_pool *p) {
+/* A stall or a poor running mean: a solo period, twice as long as the last one when that was
+ * recent (helpers failing again and again: sustained load), else the shortest (a rare stall on
+ * a machine that is otherwise idle costs about a millisecond). */
+static void back_off(rk_pool *p, uint64_t t) {
+    if (t - p->last_backoff > BACKOFF_MEMORY_NS) p->solo_next = SOLO_MIN;
+    p->last_backoff = t;
     go_solo(p, p->solo_next);
     p->solo_next = p->solo_next * 2 > SOLO_MAX ? SOLO_MAX : p->solo_next * 2;
 }
@@ -287,7 +294,7 @@ void rk_pool_run(rk_pool *p, rk_task_fn fn, void *ctx, int parts) {
             pthread_mutex_unlock(&p->mu);
         }
         fn(ctx, 0, 1, 0); /* the whole job as one part: the same results, one kernel call */
-        if (p->solo_left == 0) p->ratio = 0.5;
+        if (p->solo_left == 0) p->wall = p->solo = 0;
         return;
     }
     p->fn = fn;
@@ -325,16 +332,16 @@ void rk_pool_run(rk_pool *p, rk_task_fn fn, void *ctx, int parts) {
     p->pooled_runs++;
     if (mine == 0) return; /* nothing to compare with */
     /* The caller's parts tell what a solo run would have cost. */
-    double solo = (double)(t1 - t0) / mine * parts;
-    double r = (double)(t2 - t0) / (solo > 1 ? solo : 1);
-    p->ratio = 0.75 * p->ratio + 0.25 * r;
-    if (p->mode == RK_POOL_ALWAYS) return;
     double per_part = (double)(t1 - t0) / mine;
+    p->wall = 0.95 * p->wall + (double)(t2 - t0);
+    p->solo = 0.95 * p->solo + per_part * parts;
+    if (p->mode == RK_POOL_ALWAYS) return;
+    double ratio = p->wall / (p->solo > 1 ? p->solo : 1);
     if ((double)(t2 - t1) > 4 * per_part + 20000) { /* a helper was preempted inside a part */
-        back_off(p);
-    } else if (p->pooled_runs >= IDLE_RUNS && p->ratio > 1.0) { /* helpers late or slow */
-        back_off(p);
-    } else if (p->pooled_runs % 256 == 0 && p->ratio < 0.9 && p->solo_next > SOLO_MIN) {
+        back_off(p, t2);
+    } else if (p->pooled_runs >= IDLE_RUNS && ratio > 1.0) { /* helpers late or slow */
+        back_off(p, t2);
+    } else if (p->pooled_runs % 256 == 0 && ratio < 0.9 && p->solo_next > SOLO_MIN) {
         p->solo_next /= 2; /* a healthy stretch */
     }
 }

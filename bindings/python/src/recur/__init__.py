@@ -38,7 +38,7 @@ __all__ = [
     "AdapterMismatchError", "CancelledError", "Progress", "Trainer", "TrainingError", "evaluate",
     "ABI_VERSION", "BatchSession", "CheckpointError", "ConfigError", "InvalidArgumentError", "Model",
     "NonFiniteError", "NotFoundError", "OutOfMemoryError", "RecurError", "RecurIOError", "Session",
-    "StateMismatchError", "VersionMismatchError", "load_library", "library_version",
+    "StateMismatchError", "VersionMismatchError", "load_library", "library_version", "kernels",
     "convert", "datasets", "format", "reference",
 ]
 
@@ -59,3 +59,8 @@ def __getattr__(name: str):
 def library_version() -> str:
     """Version string of the loaded librecur."""
     return load_library().recur_version_string().decode()
+
+
+def kernels() -> str:
+    """The kernels the loaded library runs: "avx2+fma" or "portable"."""
+    return load_library().recur_kernels().decode()

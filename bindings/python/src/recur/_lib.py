@@ -135,6 +135,8 @@ _SIGNATURES = {
     "recur_version_number": (c_uint32, []),
     # uint32_t recur_abi_version(void);
     "recur_abi_version": (c_uint32, []),
+    # const char *recur_kernels(void);
+    "recur_kernels": (c_char_p, []),
     # const char *recur_status_string(recur_status status);
     "recur_status_string": (c_char_p, [_status]),
     # const char *recur_last_error_message(void);

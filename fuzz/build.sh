@@ -17,6 +17,6 @@ printf 'module CRecurKernels {\n  header "%s"\n  export *\n}\n' "$cpu/include/re
   > "$out/kernels/module.modulemap"
 "$clang" -O2 -g -fsanitize=address -I "$cpu/include" -c "$cpu/kernels.c" -o "$out/kernels/kernels.o"
 "$clang" -O2 -g -fsanitize=address -I "$cpu/include" -c "$cpu/pool.c" -o "$out/kernels/pool.o"
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name RecurFuzz -package-name recur \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name RecurFuzz -package-name recur -use-ld=lld \
   -I "$root/Sources/CZlib" -I "$root/Sources/CRecurAPI" -I "$out/kernels" $srcs "$root/fuzz/FuzzLoad.swift" "$out/kernels/kernels.o" "$out/kernels/pool.o" \
   -o "$out/fuzz_load"

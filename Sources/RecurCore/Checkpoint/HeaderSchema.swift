@@ -79,6 +79,37 @@ enum HeaderSchema {
         return a
     }
 
+    /// One layer object: `{"size", "activation"}` (elman) or `{"kind", "size"}` (gru,
+    /// gru_reset_before, lstm; lstm may add `"proj_size"`).
+    static func layer(_ v: JSON, _ what: String) throws(RecurError) -> LayerConfig {
+        let lo = try object(v, what)
+        guard let kv = field(lo, "kind") else {
+            try onlyKeys(lo, ["size", "activation"], what)
+            try requireKeys(lo, ["size", "activation"], what)
+            let size = try integer(field(lo, "size"), "\(what).size")
+            let actName = try string(field(lo, "activation"), "\(what).activation")
+            guard let act = Activation(name: actName) else {
+                throw RecurError(.badConfig, "\(what).activation \"\(printable(actName))\" is not tanh, relu, sigmoid or identity")
+            }
+            return LayerConfig(size: size, activation: act)
+        }
+        let kindName = try string(kv, "\(what).kind")
+        guard let kind = LayerKind(name: kindName), kind != .elman else {
+            throw RecurError(.badConfig, "\(what).kind \"\(printable(kindName))\" is not gru, gru_reset_before or lstm")
+        }
+        try onlyKeys(lo, kind == .lstm ? ["kind", "size", "proj_size"] : ["kind", "size"], what)
+        try requireKeys(lo, ["kind", "size"], what)
+        let size = try integer(field(lo, "size"), "\(what).size")
+        var proj = 0
+        if let pv = field(lo, "proj_size") {
+            proj = try integer(pv, "\(what).proj_size")
+            guard proj >= 1 && proj < size else {
+                throw RecurError(.badConfig, "\(what).proj_size \(proj) must be 1...\(size - 1) (smaller than the layer)")
+            }
+        }
+        return LayerConfig(kind: kind, size: size, projSize: proj)
+    }
+
     static func check(_ root: JSON, options: LoadOptions, payloadLen: Int, kind: ContainerKind = .model) throws(RecurError) -> HeaderPlan {
         let top = try object(root, "header")
         let keys = kind == .model
@@ -94,16 +125,17 @@ enum HeaderSchema {
         try onlyKeys(top, Set(keys), "header")
         try requireKeys(top, keys, "header")
         _ = try string(field(top, "format"), "format")
-        // Known features: "i8" (int8 weight matrices with per-row scales, format 1.1).
-        var requiresI8 = false
+        // Known features: "i8" (int8 weight matrices with per-row scales), "gru" and "lstm"
+        // (gated layer kinds, format 1.1).
+        var features = Set<String>()
         for (i, req) in try array(field(top, "requires"), "requires").enumerated() {
             let name = try string(req, "requires[\(i)]")
-            guard name == "i8" else {
+            guard CheckpointFormat.features.contains(name) else {
                 throw RecurError(.unsupportedFeature, "checkpoint requires feature \"\(printable(name))\" unknown to this reader")
             }
-            guard !requiresI8 else { throw RecurError(.schema, "requires lists \"i8\" twice") }
-            requiresI8 = true
+            guard features.insert(name).inserted else { throw RecurError(.schema, "requires lists \"\(name)\" twice") }
         }
+        let requiresI8 = features.contains("i8")
 
         // Payload description.
         let payload = try object(field(top, "payload"), "payload")
@@ -240,15 +272,17 @@ enum HeaderSchema {
         }
         var layers: [LayerConfig] = []
         for (i, lv) in layersJSON.enumerated() {
-            let lo = try object(lv, "model.layers[\(i)]")
-            try onlyKeys(lo, ["size", "activation"], "model.layers[\(i)]")
-            try requireKeys(lo, ["size", "activation"], "model.layers[\(i)]")
-            let size = try integer(field(lo, "size"), "model.layers[\(i)].size")
-            let actName = try string(field(lo, "activation"), "model.layers[\(i)].activation")
-            guard let act = Activation(name: actName) else {
-                throw RecurError(.badConfig, "model.layers[\(i)].activation \"\(printable(actName))\" is not tanh, relu, sigmoid or identity")
+            layers.append(try layer(lv, "model.layers[\(i)]"))
+        }
+        // A gated kind and its feature go together (so a reader that predates the kind refuses
+        // the file at `requires`, and no file lists a feature it does not use).
+        for f in ["gru", "lstm"] {
+            let used = layers.contains { $0.kind.feature == f }
+            guard used == features.contains(f) else {
+                throw RecurError(.schema, used
+                    ? "the model has \(f) layers but requires does not list \"\(f)\""
+                    : "requires lists \"\(f)\" but the model has no \(f) layer")
             }
-            layers.append(LayerConfig(size: size, activation: act))
         }
         let otName = try string(field(model, "output_transform"), "model.output_transform")
         guard let transform = OutputTransform(name: otName) else {

@@ -59,7 +59,12 @@ public enum CheckpointFormat {
     public static let magic: [UInt8] = [0x89, 0x52, 0x45, 0x43, 0x55, 0x52, 0x0D, 0x0A]
     public static let preambleSize = 40
     public static let versionMajor: UInt16 = 1
+    /// 0 for models of plain feedback layers; 1 when the model has gated layers (which
+    /// `requires` also lists, so older readers refuse such files).
     public static let versionMinor: UInt16 = 0
+    public static let versionMinorGated: UInt16 = 1
+    /// The `requires` entries this reader understands.
+    public static let features: Set<String> = ["i8", "gru", "lstm"]
     public static let ratioGraceBytes = 1 << 20
     public static let maxNameBytes = 128
     public static let maxNDim = 4

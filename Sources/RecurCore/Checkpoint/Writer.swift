@@ -65,16 +65,14 @@ public enum CheckpointWriter {
 
         var modelJSON: [(String, JSON)] = [
             ("input_size", .integer(Int64(config.inputSize))),
-            ("layers", .array(config.layers.map {
-                .object([("size", .integer(Int64($0.size))), ("activation", .string($0.activation.name))])
-            })),
+            ("layers", layersJSON(config.layers)),
             ("output_size", .integer(Int64(config.outputSize))),
             ("output_transform", .string(config.outputTransform.name)),
         ]
         if !model.labels.isEmpty { modelJSON.append(("labels", .array(model.labels.map { .string($0) }))) }
         let header = JSON.object([
             ("format", .string("recur")),
-            ("requires", .array(config.weightDType == .i8 ? [.string("i8")] : [])),
+            ("requires", requiresJSON(config.layers, dtype: config.weightDType)),
             ("model", .object(modelJSON)),
             ("metadata", .object(model.metadata.map { ($0.key, .string($0.value)) })),
             ("payload", .object([
@@ -84,7 +82,7 @@ public enum CheckpointWriter {
             ])),
             ("tensors", .array(tensorJSON)),
         ])
-        let out = assemble(header: header, payload: payload)
+        let out = assemble(header: header, payload: payload, gated: !config.allElman)
 
         // Re-read before anyone trusts these bytes.
         let back = try CheckpointReader.decode(out, options: .permissive)
@@ -115,8 +113,29 @@ public enum CheckpointWriter {
         return (codes.map { Float($0) }, scales, deq)
     }
 
-    /// Preamble (magic, version, lengths, CRCs) + header JSON + compressed payload.
-    static func assemble(header: JSON, payload: [UInt8]) -> [UInt8] {
+    /// The `layers` array of a header: `{"size", "activation"}` for elman layers (as in 1.0),
+    /// `{"kind", "size"}` (+ `"proj_size"` for a projected LSTM) for gated ones.
+    package static func layersJSON(_ layers: [LayerConfig]) -> JSON {
+        .array(layers.map { l in
+            if l.kind == .elman {
+                return .object([("size", .integer(Int64(l.size))), ("activation", .string(l.activation.name))])
+            }
+            var o: [(String, JSON)] = [("kind", .string(l.kind.name)), ("size", .integer(Int64(l.size)))]
+            if l.projSize > 0 { o.append(("proj_size", .integer(Int64(l.projSize)))) }
+            return .object(o)
+        })
+    }
+
+    /// The `requires` array: "i8" for int8 weights, then "gru" / "lstm" for the gated kinds used.
+    static func requiresJSON(_ layers: [LayerConfig], dtype: WeightDType) -> JSON {
+        var r: [JSON] = dtype == .i8 ? [.string("i8")] : []
+        for f in ["gru", "lstm"] where layers.contains(where: { $0.kind.feature == f }) { r.append(.string(f)) }
+        return .array(r)
+    }
+
+    /// Preamble (magic, version, lengths, CRCs) + header JSON + compressed payload. The minor
+    /// version is 1 for bodies with gated layers, else 0.
+    static func assemble(header: JSON, payload: [UInt8], gated: Bool = false) -> [UInt8] {
         let headerBytes = Array(header.serialized().utf8)
         var out = [UInt8](repeating: 0, count: CheckpointFormat.preambleSize)
         out.reserveCapacity(CheckpointFormat.preambleSize + headerBytes.count + payload.count)
@@ -125,7 +144,7 @@ public enum CheckpointWriter {
             for i in 0..<8 { p[i] = CheckpointFormat.magic[i] }
             var w = ByteWriter(base + 8)
             w.u16(CheckpointFormat.versionMajor)
-            w.u16(CheckpointFormat.versionMinor)
+            w.u16(gated ? CheckpointFormat.versionMinorGated : CheckpointFormat.versionMinor)
             w.u32(0)
             w.u32(UInt32(headerBytes.count))
             w.u32(Checksum.crc32(headerBytes))

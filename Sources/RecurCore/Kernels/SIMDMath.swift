@@ -122,6 +122,63 @@ extension Kernels {
         }
     }
 
+    // Elementwise steps of the gated cells, over `count` floats (a multiple of 8, 32-byte aligned
+    // pointers); an output may alias an input.
+
+    /// out = a + b ⊙ c.
+    @inline(__always)
+    static func addProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                           into out: UnsafeMutablePointer<Float>, count: Int) {
+        var k = 0
+        while k < count {
+            store8(load8(a + k) + load8(b + k) * load8(c + k), out + k)
+            k += 8
+        }
+    }
+
+    /// out = a + b.
+    @inline(__always)
+    static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        var k = 0
+        while k < count {
+            store8(load8(a + k) + load8(b + k), out + k)
+            k += 8
+        }
+    }
+
+    /// out = a ⊙ b.
+    @inline(__always)
+    static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        var k = 0
+        while k < count {
+            store8(load8(a + k) * load8(b + k), out + k)
+            k += 8
+        }
+    }
+
+    /// The GRU update: out = n + z ⊙ (h − n) (= (1 − z) ⊙ n + z ⊙ h).
+    @inline(__always)
+    static func blend(_ n: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ h: UnsafePointer<Float>,
+                      into out: UnsafeMutablePointer<Float>, count: Int) {
+        var k = 0
+        while k < count {
+            let nv = load8(n + k)
+            store8(nv + load8(z + k) * (load8(h + k) - nv), out + k)
+            k += 8
+        }
+    }
+
+    /// The LSTM cell: out = f ⊙ c + i ⊙ g.
+    @inline(__always)
+    static func cell(_ f: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ i: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+                     into out: UnsafeMutablePointer<Float>, count: Int) {
+        var k = 0
+        while k < count {
+            store8(load8(f + k) * load8(c + k) + load8(i + k) * load8(g + k), out + k)
+            k += 8
+        }
+    }
+
     /// Zeroes v[from ..< to] (keeps a row's padding zero after an activation).
     @inline(__always)
     static func zero(_ v: UnsafeMutablePointer<Float>, from: Int, to: Int) {

@@ -1,17 +1,152 @@
 import CRecurKernels
 
-/// Where one layer's weights sit in the model's padded buffer.
+/// One matrix product of a layer's step: outputs[r] = Σ_k w[r][k] · input[k] + bias[r] over
+/// `rows` rows of the model's padded weight buffer (the same offsets in the int8 codes).
+@usableFromInline
+struct ProductSpec: Sendable {
+    /// Where the input vector comes from, per stream: the layer's `[x | h]` block (at an offset:
+    /// 0 for x, inputPad for h) or the stream's gate scratch.
+    enum Source: Sendable, Equatable { case z(Int), gates(Int) }
+    /// Where the outputs go, per stream: the layer's new-state block or the gate scratch.
+    enum Sink: Sendable, Equatable { case next(Int), gates(Int) }
+    let w: Int  // offset of the first row (at its first multiplied column)
+    let stride: Int  // floats between rows
+    let rows: Int
+    let cols: Int  // a multiple of 8
+    let split: Int  // int8: the first `split` columns use scale A, the rest scale B
+    let scaleA: Int, scaleB: Int  // int8: offsets of the per-row scales in `qscales`
+    let bias: Int  // offset of `rows` bias floats
+    let input: Source
+    let output: Sink
+}
+
+/// Where one layer's weights sit in the model's padded buffer, and the products of its step.
+///
+/// Rows hold `[W row (inputPad) | U row (recurPad)]`. Elman: H rows, then the bias (sizePad).
+/// Gated layers stack their gate blocks each padded to sizePad rows (so each gate's outputs are
+/// aligned), then b_ih, b_hh and their sum (gates x sizePad each), then for a projected LSTM the
+/// P projection rows (sizePad floats each) and a zero bias (projPad).
 @usableFromInline
 struct LayerLayout: Sendable {
-    let inputSize: Int
-    let size: Int
-    let inputPad: Int  // input width rounded up to 8
-    let sizePad: Int  // layer width rounded up to 8
-    let stride: Int  // inputPad + sizePad: one row holds [W row | U row]
-    let weightOffset: Int  // size rows of `stride` floats
-    let biasOffset: Int  // sizePad floats
+    let kind: LayerKind
     let activation: Activation
-    let scaleOffset: Int  // int8 models: W scales (sizePad floats) then U scales (sizePad)
+    let inputSize: Int  // I
+    let size: Int  // H
+    let recur: Int  // R: the output and recurrent width (P for a projected LSTM, else H)
+    let proj: Int  // P (0: none)
+    let inputPad: Int  // I rounded up to 8
+    let sizePad: Int  // H rounded up to 8
+    let recurPad: Int  // R rounded up to 8
+    let projPad: Int
+    let stride: Int  // inputPad + recurPad
+    let weightOffset: Int
+    let biasOffset: Int  // elman: the bias; gated: b_ih, then b_hh, then b_ih + b_hh
+    let projOffset: Int
+    let scaleOffset: Int  // int8: W-row scales (gates x sizePad), U-row scales (same), projection rows
+    let products: [ProductSpec]
+    /// Floats of per-stream gate scratch the step of this layer uses (0 for elman).
+    let gateFloats: Int
+
+    var gates: Int { kind.gates }
+    /// Padded rows of the stacked weight block (elman: sizePad, as its scales are laid out).
+    var rowsPad: Int { kind.gates * sizePad }
+    var biasInOffset: Int { biasOffset }
+    var biasRecOffset: Int { biasOffset + rowsPad }
+    var biasSumOffset: Int { biasOffset + 2 * rowsPad }
+    /// Floats of this layer's block in a stream's state: [x | h], then the LSTM cell (sizePad).
+    var stateBlock: Int { stride + (kind == .lstm ? sizePad : 0) }
+    /// Floats of this layer's new state per stream: h (recurPad), then the LSTM cell (sizePad).
+    var nextBlock: Int { recurPad + (kind == .lstm ? sizePad : 0) }
+
+    /// The layout of layer `l` of `config` whose weights start at `base` and scales at `scales`;
+    /// `end` and `scalesEnd` receive the ends.
+    static func make(_ config: ModelConfig, _ l: Int, base: Int, scales: Int) -> (LayerLayout, end: Int, scalesEnd: Int) {
+        let layer = config.layers[l]
+        let i = config.layerInputSize(l), h = layer.size, r = layer.outputWidth, p = layer.projSize
+        let ip = Kernels.pad8(i), hp = Kernels.pad8(h), rp = Kernels.pad8(r), pp = Kernels.pad8(p)
+        let stride = ip + rp
+        let g = layer.kind.gates
+        let rowsPad = g * hp
+        let w = base
+        var end = base
+        var products: [ProductSpec] = []
+        var gateFloats = 0
+        let biasOffset: Int
+        var projOffset = 0
+        switch layer.kind {
+        case .elman:
+            end += h * stride
+            biasOffset = end
+            end += hp
+            products = [ProductSpec(
+                w: w, stride: stride, rows: h, cols: stride, split: ip, scaleA: scales, scaleB: scales + hp,
+                bias: biasOffset, input: .z(0), output: .next(0))]
+        case .gru, .gruResetBefore:
+            end += rowsPad * stride
+            biasOffset = end
+            end += 3 * rowsPad
+            let sum = biasOffset + 2 * rowsPad, bIn = biasOffset, bRec = biasOffset + rowsPad
+            // r and z from [x | h] at once; n's input and recurrent halves apart, since the reset
+            // gate multiplies only the recurrent one: gates scratch = [r | z | W_in x | W_hn · | v].
+            products = [
+                ProductSpec(w: w, stride: stride, rows: 2 * hp, cols: stride, split: ip, scaleA: scales,
+                            scaleB: scales + rowsPad, bias: sum, input: .z(0), output: .gates(0)),
+                ProductSpec(w: w + 2 * hp * stride, stride: stride, rows: hp, cols: ip, split: ip,
+                            scaleA: scales + 2 * hp, scaleB: scales + 2 * hp, bias: bIn + 2 * hp, input: .z(0),
+                            output: .gates(2 * hp)),
+                ProductSpec(w: w + 2 * hp * stride + ip, stride: stride, rows: hp, cols: rp, split: rp,
+                            scaleA: scales + rowsPad + 2 * hp, scaleB: scales + rowsPad + 2 * hp, bias: bRec + 2 * hp,
+                            input: layer.kind == .gru ? .z(ip) : .gates(4 * hp), output: .gates(3 * hp)),
+            ]
+            gateFloats = 5 * hp
+        case .lstm:
+            end += rowsPad * stride
+            biasOffset = end
+            end += 3 * rowsPad
+            products = [ProductSpec(
+                w: w, stride: stride, rows: rowsPad, cols: stride, split: ip, scaleA: scales,
+                scaleB: scales + rowsPad, bias: biasOffset + 2 * rowsPad, input: .z(0), output: .gates(0))]
+            gateFloats = 4 * hp
+            if p > 0 {
+                projOffset = end
+                end += p * hp
+                let zeroBias = end
+                end += pp
+                // h' = W_hr (o ⊙ tanh(c')): the unprojected h waits in the gate scratch.
+                products.append(ProductSpec(
+                    w: projOffset, stride: hp, rows: p, cols: hp, split: hp, scaleA: scales + 2 * rowsPad,
+                    scaleB: scales + 2 * rowsPad, bias: zeroBias, input: .gates(4 * hp), output: .next(0)))
+                gateFloats += hp
+            }
+        }
+        let lay = LayerLayout(
+            kind: layer.kind, activation: layer.activation, inputSize: i, size: h, recur: r, proj: p, inputPad: ip,
+            sizePad: hp, recurPad: rp, projPad: pp, stride: stride, weightOffset: w, biasOffset: biasOffset,
+            projOffset: projOffset, scaleOffset: scales, products: products, gateFloats: gateFloats)
+        return (lay, end, scales + 2 * rowsPad + pp)
+    }
+
+    /// Calls `run(at, count)` for each canonical row or vector of this layer, in canonical order
+    /// (elman: W rows, U rows, b; gated: W_ih rows, W_hh rows, b_ih, b_hh, W_hr rows), with the
+    /// offset of its first float in the weight buffer; `scale` gets the int8 scale offset of
+    /// matrix rows (nil for biases).
+    @inline(__always)
+    func forEachCanonical(_ run: (_ at: Int, _ count: Int, _ scale: Int?) -> Void) {
+        let hp = sizePad
+        if kind == .elman {
+            for r in 0..<size { run(weightOffset + r * stride, inputSize, scaleOffset + r) }
+            for r in 0..<size { run(weightOffset + r * stride + inputPad, size, scaleOffset + hp + r) }
+            run(biasOffset, size, nil)
+            return
+        }
+        for g in 0..<gates { for r in 0..<size { run(weightOffset + (g * hp + r) * stride, inputSize, scaleOffset + g * hp + r) } }
+        for g in 0..<gates {
+            for r in 0..<size { run(weightOffset + (g * hp + r) * stride + inputPad, recur, scaleOffset + rowsPad + g * hp + r) }
+        }
+        for g in 0..<gates { run(biasInOffset + g * hp, size, nil) }
+        for g in 0..<gates { run(biasRecOffset + g * hp, size, nil) }
+        for q in 0..<proj { run(projOffset + q * hp, size, scaleOffset + 2 * rowsPad + q) }
+    }
 }
 
 /// An immutable feedback network: config, weights, labels and metadata.
@@ -46,7 +181,7 @@ public final class Model: @unchecked Sendable {
     /// layer weight rows copied into panels of 16 rows for the packed GEMM kernel, layer l at
     /// `packedOffsets[l]` (`packedCount` floats). Built on first use by `packedWeights()`,
     /// then shared read-only; published through a pointer slot that ends the weight buffer.
-    let packedOffsets: [Int]
+    let packedOffsets: [[Int]]  // [layer][product]
     let packedCount: Int
 
     /// Builds a model from canonical parameters (see `ModelConfig.tensorSpecs`:
@@ -89,10 +224,14 @@ public final class Model: @unchecked Sendable {
         self.qscales = s.qscales
         self.headScaleOffset = s.headScaleOffset
         var off = 0
-        var offsets: [Int] = []
+        var offsets: [[Int]] = []
         for lay in s.layout {
-            offsets.append(off)
-            off += (lay.size + 15) / 16 * 16 * lay.stride
+            var per: [Int] = []
+            for pr in lay.products {
+                per.append(off)
+                off += (pr.rows + 15) / 16 * 16 * pr.cols
+            }
+            offsets.append(per)
         }
         self.packedOffsets = offsets
         self.packedCount = off
@@ -183,20 +322,11 @@ public final class Model: @unchecked Sendable {
         var layout: [LayerLayout] = []
         var total = 0
         var scales = 0
-        for (l, layer) in config.layers.enumerated() {
-            let i = config.layerInputSize(l)
-            let ip = Kernels.pad8(i)
-            let hp = Kernels.pad8(layer.size)
-            let stride = ip + hp
-            let w = total
-            total += layer.size * stride
-            let b = total
-            total += hp
-            layout.append(
-                LayerLayout(
-                    inputSize: i, size: layer.size, inputPad: ip, sizePad: hp, stride: stride,
-                    weightOffset: w, biasOffset: b, activation: layer.activation, scaleOffset: scales))
-            scales += 2 * hp
+        for l in config.layers.indices {
+            let (lay, end, scalesEnd) = LayerLayout.make(config, l, base: total, scales: scales)
+            layout.append(lay)
+            total = end
+            scales = scalesEnd
         }
         let hs = Kernels.pad8(config.lastLayerSize)
         let headOffset = total
@@ -207,19 +337,17 @@ public final class Model: @unchecked Sendable {
         // fingerprint cache (`packedSlot`, `fingerprintCache`).
         let buf = try AlignedBuffer.allocate(floats: total + Model.slotFloats)
 
-        // Scatter canonical parameters into the padded layout.
+        // Scatter canonical parameters into the padded layout (padding stays zero), and for
+        // gated layers the summed biases b_ih + b_hh their products use.
         var src = 0
         for lay in layout {
-            for r in 0..<lay.size {
-                (buf + lay.weightOffset + r * lay.stride).update(from: base + src + r * lay.inputSize, count: lay.inputSize)
+            lay.forEachCanonical { at, n, _ in
+                (buf + at).update(from: base + src, count: n)
+                src += n
             }
-            src += lay.size * lay.inputSize
-            for r in 0..<lay.size {
-                (buf + lay.weightOffset + r * lay.stride + lay.inputPad).update(from: base + src + r * lay.size, count: lay.size)
+            if lay.kind != .elman {
+                for k in 0..<lay.rowsPad { buf[lay.biasSumOffset + k] = buf[lay.biasInOffset + k] + buf[lay.biasRecOffset + k] }
             }
-            src += lay.size * lay.size
-            (buf + lay.biasOffset).update(from: base + src, count: lay.size)
-            src += lay.size
         }
         let h = config.lastLayerSize
         for o in 0..<config.outputSize {
@@ -237,7 +365,7 @@ public final class Model: @unchecked Sendable {
             do {
                 qweights = try AlignedBuffer.allocate(int8: total)
                 qscales = try AlignedBuffer.allocate(floats: scales + Kernels.pad8(config.outputSize))
-                tmp = try AlignedBuffer.allocate(floats: max(hs, layout.map { $0.stride }.max() ?? 0))
+                tmp = try AlignedBuffer.allocate(floats: max(hs, layout.map { max($0.stride, $0.sizePad) }.max() ?? 0))
             } catch {
                 AlignedBuffer.free(buf)
                 if let q = qweights { AlignedBuffer.free(q) }
@@ -251,10 +379,8 @@ public final class Model: @unchecked Sendable {
                     return Quant.quantiseRow(tmp, n, codes: q + at)
                 }
                 for lay in layout {
-                    for r in 0..<lay.size {
-                        let at = lay.weightOffset + r * lay.stride
-                        sc[lay.scaleOffset + r] = row(at, lay.inputSize)
-                        sc[lay.scaleOffset + lay.sizePad + r] = row(at + lay.inputPad, lay.size)
+                    lay.forEachCanonical { at, n, scale in
+                        if let scale { sc[scale] = row(at, n) }
                     }
                 }
                 for o in 0..<config.outputSize {
@@ -293,6 +419,10 @@ public final class Model: @unchecked Sendable {
         for layer in config.layers {
             fp.add(UInt64(layer.size))
             fp.add(UInt64(UInt32(bitPattern: layer.activation.rawValue)))
+            if layer.kind != .elman {  // elman bodies hash as they always did
+                fp.add(0x6B69_6E64_0000_0000 | UInt64(UInt32(bitPattern: layer.kind.rawValue)))  // "kind"
+                fp.add(UInt64(layer.projSize))
+            }
         }
         var body: UInt64 = 0
         forEachCanonicalRun({ p, n in
@@ -316,7 +446,9 @@ public final class Model: @unchecked Sendable {
         if let p = rk_slot_load(packedSlot) { return UnsafePointer(p.assumingMemoryBound(to: Float.self)) }
         let buf = try AlignedBuffer.allocate(floats: packedCount)
         for (l, lay) in layout.enumerated() {
-            Kernels.pack16(rows: lay.size, cols: lay.stride, w: weights + lay.weightOffset, ws: lay.stride, into: buf + packedOffsets[l])
+            for (k, pr) in lay.products.enumerated() {
+                Kernels.pack16(rows: pr.rows, cols: pr.cols, w: weights + pr.w, ws: pr.stride, into: buf + packedOffsets[l][k])
+            }
         }
         guard let won = rk_slot_publish(packedSlot, UnsafeMutableRawPointer(buf)) else {
             AlignedBuffer.free(buf)
@@ -358,9 +490,7 @@ public final class Model: @unchecked Sendable {
     @inline(__always)
     func forEachCanonicalRun(_ run: (UnsafePointer<Float>, Int) -> Void, headStart: () -> Void) {
         for lay in layout {
-            for r in 0..<lay.size { run(weights + lay.weightOffset + r * lay.stride, lay.inputSize) }
-            for r in 0..<lay.size { run(weights + lay.weightOffset + r * lay.stride + lay.inputPad, lay.size) }
-            run(weights + lay.biasOffset, lay.size)
+            lay.forEachCanonical { at, n, _ in run(weights + at, n) }
         }
         headStart()
         for o in 0..<config.outputSize { run(weights + headOffset + o * headStride, config.lastLayerSize) }

@@ -76,15 +76,93 @@ public enum WeightDType: Int32, Sendable, CaseIterable {
     }
 }
 
-/// One feedback layer: its width and activation.
+/// The cell of a layer. Raw values are the C `RECUR_LAYER_*` constants. The equations (those of
+/// PyTorch's `nn.RNN`, `nn.GRU` and `nn.LSTM`) are in docs/FORMAT.md section 2.3.
+public enum LayerKind: Int32, Sendable, CaseIterable {
+    /// The plain feedback layer: h' = act(W x + U h + b).
+    case elman = 0
+    /// PyTorch's GRU: the reset gate multiplies (W_hn h + b_hn).
+    case gru = 1
+    /// The GRU variant of ONNX `linear_before_reset=0` and Keras `reset_after=False`: the reset
+    /// gate multiplies h before W_hn.
+    case gruResetBefore = 2
+    /// PyTorch's LSTM, gates i, f, g, o, with an optional projection of h.
+    case lstm = 3
+
+    /// Name in checkpoints and the CLI.
+    public var name: String {
+        switch self {
+        case .elman: "elman"
+        case .gru: "gru"
+        case .gruResetBefore: "gru_reset_before"
+        case .lstm: "lstm"
+        }
+    }
+
+    public init?(name: String) {
+        guard let k = LayerKind.allCases.first(where: { $0.name == name }) else { return nil }
+        self = k
+    }
+
+    /// Gate blocks of H rows in the stacked weight matrices (1 for elman).
+    public var gates: Int {
+        switch self {
+        case .elman: 1
+        case .gru, .gruResetBefore: 3
+        case .lstm: 4
+        }
+    }
+
+    /// The `requires` feature a checkpoint with this kind lists (nil for elman).
+    public var feature: String? {
+        switch self {
+        case .elman: nil
+        case .gru, .gruResetBefore: "gru"
+        case .lstm: "lstm"
+        }
+    }
+}
+
+/// One feedback layer: its cell kind, width H, activation (elman layers only; gated layers use
+/// the cell's own sigmoid and tanh and report tanh) and, for LSTM, an optional projection size P.
 public struct LayerConfig: Equatable, Sendable {
     public var size: Int
     public var activation: Activation
+    public var kind: LayerKind
+    /// LSTM only: 0 (no projection) or 1 ..< size; the layer's output and recurrent input are
+    /// then P wide.
+    public var projSize: Int
 
     public init(size: Int, activation: Activation = .tanh) {
         self.size = size
         self.activation = activation
+        self.kind = .elman
+        self.projSize = 0
     }
+
+    public init(kind: LayerKind, size: Int, activation: Activation = .tanh, projSize: Int = 0) {
+        self.size = size
+        self.activation = activation
+        self.kind = kind
+        self.projSize = projSize
+    }
+
+    /// A GRU layer (`resetBefore`: the ONNX/Keras variant).
+    public static func gru(_ size: Int, resetBefore: Bool = false) -> LayerConfig {
+        LayerConfig(kind: resetBefore ? .gruResetBefore : .gru, size: size)
+    }
+
+    /// An LSTM layer, optionally with a projection of `proj` units.
+    public static func lstm(_ size: Int, proj: Int = 0) -> LayerConfig {
+        LayerConfig(kind: .lstm, size: size, projSize: proj)
+    }
+
+    /// Width of the layer's output (the next layer's input, the head's input when last) and of
+    /// its recurrent input: P for a projected LSTM, else H.
+    public var outputWidth: Int { kind == .lstm && projSize > 0 ? projSize : size }
+
+    /// Floats of recurrent state per stream: h (outputWidth), then the cell c (H) for LSTM.
+    public var stateWidth: Int { outputWidth + (kind == .lstm ? size : 0) }
 }
 
 /// Hard limits of a model (mirrored by `RECUR_MAX_*` in the header).
@@ -128,22 +206,38 @@ public struct ModelConfig: Equatable, Sendable {
         guard (1...ModelLimits.maxLayers).contains(layers.count) else {
             throw RecurError(.badConfig, "layer count \(layers.count) is outside 1...\(ModelLimits.maxLayers)")
         }
-        for (i, l) in layers.enumerated() where !(1...ModelLimits.maxWidth).contains(l.size) {
-            throw RecurError(.badConfig, "layer \(i) size \(l.size) is outside 1...\(ModelLimits.maxWidth)")
+        for (i, l) in layers.enumerated() {
+            guard (1...ModelLimits.maxWidth).contains(l.size) else {
+                throw RecurError(.badConfig, "layer \(i) size \(l.size) is outside 1...\(ModelLimits.maxWidth)")
+            }
+            if l.kind != .elman && l.activation != .tanh {
+                throw RecurError(.badConfig, "layer \(i) is \(l.kind.name): its activations are fixed (sigmoid gates, tanh); the activation must be tanh, not \(l.activation.name)")
+            }
+            if l.projSize != 0 {
+                guard l.kind == .lstm else {
+                    throw RecurError(.badConfig, "layer \(i) is \(l.kind.name): only LSTM layers take a projection (proj_size \(l.projSize))")
+                }
+                guard l.projSize >= 1 && l.projSize < l.size else {
+                    throw RecurError(.badConfig, "layer \(i): proj_size \(l.projSize) must be 1...\(l.size - 1) (smaller than the layer's \(l.size) units)")
+                }
+            }
         }
         guard (1...ModelLimits.maxWidth).contains(outputSize) else {
             throw RecurError(.badConfig, "output_size \(outputSize) is outside 1...\(ModelLimits.maxWidth)")
         }
     }
 
-    /// Input width of layer `l`.
-    public func layerInputSize(_ l: Int) -> Int { l == 0 ? inputSize : layers[l - 1].size }
+    /// Input width of layer `l` (the previous layer's output width).
+    public func layerInputSize(_ l: Int) -> Int { l == 0 ? inputSize : layers[l - 1].outputWidth }
 
-    /// Width of the last layer (the head's input).
-    public var lastLayerSize: Int { layers.last?.size ?? 0 }
+    /// Output width of the last layer: the head's input (its size, or a projected LSTM's P).
+    public var lastLayerSize: Int { layers.last?.outputWidth ?? 0 }
 
-    /// Floats of recurrent state per stream.
-    public var stateSize: Int { layers.reduce(0) { $0 + $1.size } }
+    /// Floats of recurrent state per stream: per layer h, then c for LSTM layers.
+    public var stateSize: Int { layers.reduce(0) { $0 + $1.stateWidth } }
+
+    /// True when every layer is a plain feedback layer (the 1.0 format, no `requires` entry).
+    public var allElman: Bool { layers.allSatisfy { $0.kind == .elman } }
 
     /// The tensors of this config in canonical order (the order of `recur_model_create`).
     /// Valid only for a validated config (sizes then fit comfortably in Int).
@@ -151,9 +245,23 @@ public struct ModelConfig: Equatable, Sendable {
         var specs: [TensorSpec] = []
         for (l, layer) in layers.enumerated() {
             let i = layerInputSize(l)
-            specs.append(TensorSpec(name: "layers.\(l).w_in", shape: [layer.size, i], isMatrix: true))
-            specs.append(TensorSpec(name: "layers.\(l).w_rec", shape: [layer.size, layer.size], isMatrix: true))
-            specs.append(TensorSpec(name: "layers.\(l).bias", shape: [layer.size], isMatrix: false))
+            let h = layer.size
+            if layer.kind == .elman {
+                specs.append(TensorSpec(name: "layers.\(l).w_in", shape: [h, i], isMatrix: true))
+                specs.append(TensorSpec(name: "layers.\(l).w_rec", shape: [h, h], isMatrix: true))
+                specs.append(TensorSpec(name: "layers.\(l).bias", shape: [h], isMatrix: false))
+                continue
+            }
+            // PyTorch's parameters in PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh,
+            // weight_hr (projected LSTM); gate blocks stacked r, z, n (GRU) or i, f, g, o (LSTM).
+            let g = layer.kind.gates * h
+            specs.append(TensorSpec(name: "layers.\(l).w_in", shape: [g, i], isMatrix: true))
+            specs.append(TensorSpec(name: "layers.\(l).w_rec", shape: [g, layer.outputWidth], isMatrix: true))
+            specs.append(TensorSpec(name: "layers.\(l).bias_in", shape: [g], isMatrix: false))
+            specs.append(TensorSpec(name: "layers.\(l).bias_rec", shape: [g], isMatrix: false))
+            if layer.projSize > 0 {
+                specs.append(TensorSpec(name: "layers.\(l).w_proj", shape: [layer.projSize, h], isMatrix: true))
+            }
         }
         specs.append(TensorSpec(name: "head.weight", shape: [outputSize, lastLayerSize], isMatrix: true))
         specs.append(TensorSpec(name: "head.bias", shape: [outputSize], isMatrix: false))

@@ -23,9 +23,8 @@ extension Session {
         w.u64(UInt64(batchSize))
         w.u64(UInt64(hiddenCount))
         for b in 0..<batchSize {
-            for (l, lay) in model.layout.enumerated() {
-                let h = state + b * streamStride + layerOffsets[l] + lay.inputPad
-                for i in 0..<lay.size { w.u32(h[i].bitPattern) }
+            forEachStateRun(stream: b) { p, n, _, _ in
+                for i in 0..<n { w.u32(p[i].bitPattern) }
             }
         }
         let crc = Checksum.crc32(UnsafeRawBufferPointer(start: base, count: w.offset))
@@ -75,14 +74,10 @@ extension Session {
             throw RecurError(.nonFiniteInput, "snapshot contains NaN or Inf")
         }
         for b in 0..<batchSize {
-            let s = state + b * streamStride
-            for (l, lay) in model.layout.enumerated() {
-                let h = s + layerOffsets[l] + lay.inputPad
-                for i in 0..<lay.size { h[i] = Float(bitPattern: r.u32()) }
-                if l + 1 < model.layout.count {
-                    (s + layerOffsets[l + 1]).update(from: h, count: lay.size)
-                }
+            forEachStateRun(stream: b) { p, n, _, _ in
+                for i in 0..<n { p[i] = Float(bitPattern: r.u32()) }
             }
+            for l in model.layout.indices { mirrorInput(stream: b, layer: l) }
         }
     }
 

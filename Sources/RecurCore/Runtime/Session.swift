@@ -8,17 +8,22 @@ public final class Session {
     public let model: Model
     public let batchSize: Int
 
-    // Per stream, per layer: z[l] = [x_l padded | h_l padded] (layout[l].stride floats).
+    // Per stream, per layer: z[l] = [x_l padded | h_l padded] (layout[l].stride floats), then the
+    // cell state c_l (sizePad floats) for an LSTM layer (`LayerLayout.stateBlock`).
     @usableFromInline let state: UnsafeMutablePointer<Float>
     @usableFromInline let streamStride: Int
     @usableFromInline let layerOffsets: [Int]  // offset of z[l] inside one stream
     /// The next state of every stream and layer, computed before anything is committed
-    /// ([stream][layer] blocks of sizePad floats), so a step that would overflow leaves the
-    /// state unchanged.
+    /// ([stream][layer] blocks: h (recurPad), then c for LSTM), so a step that would overflow
+    /// leaves the state unchanged.
     @usableFromInline let next: UnsafeMutablePointer<Float>
     @usableFromInline let nextOffsets: [Int]  // offset of layer l inside one stream's block
     let nextStride: Int
     let stateFloats: Int
+    /// Gated layers: each stream's gate pre-activations and intermediates (`gateStride` floats,
+    /// the most any layer needs; see `LayerLayout.make`).
+    @usableFromInline let gates: UnsafeMutablePointer<Float>
+    @usableFromInline let gateStride: Int
     /// int8 models: the activations quantised to int16 by the int8 kernel, one widest row
     /// per thread (`scratchStride` apart).
     @usableFromInline var qscratch: UnsafeMutablePointer<Int16>?
@@ -73,13 +78,15 @@ public final class Session {
         var nextPer = 0
         for lay in model.layout {
             offsets.append(per)
-            per += lay.stride
+            per += lay.stateBlock
             nextOffsets.append(nextPer)
-            nextPer += lay.sizePad
+            nextPer += lay.nextBlock
         }
+        let gateStride = model.layout.map { $0.gateFloats }.max() ?? 0
         let (total, overflow) = per.multipliedReportingOverflow(by: batchSize)
         let (nextTotal, overflow2) = nextPer.multipliedReportingOverflow(by: batchSize)
-        guard !overflow && !overflow2 else { throw RecurError(.outOfMemory, "session state too large") }
+        let (gateTotal, overflow3) = gateStride.multipliedReportingOverflow(by: batchSize)
+        guard !overflow && !overflow2 && !overflow3 else { throw RecurError(.outOfMemory, "session state too large") }
         self.model = model
         self.batchSize = batchSize
         self.packed = packed
@@ -88,6 +95,7 @@ public final class Session {
         self.stateFloats = total
         self.nextOffsets = nextOffsets
         self.nextStride = nextPer
+        self.gateStride = gateStride
         self.state = try AlignedBuffer.allocate(floats: total)
         do {
             self.next = try AlignedBuffer.allocate(floats: nextTotal)
@@ -95,14 +103,22 @@ public final class Session {
             AlignedBuffer.free(self.state)
             throw error
         }
+        do {
+            self.gates = try AlignedBuffer.allocate(floats: gateTotal)
+        } catch {
+            AlignedBuffer.free(self.state)
+            AlignedBuffer.free(self.next)
+            throw error
+        }
         if model.qweights != nil {
-            let widest = max(model.headStride, model.layout.map { $0.stride }.max() ?? 0)
+            let widest = max(model.headStride, model.layout.flatMap { $0.products.map { $0.cols } }.max() ?? 0)
             do {
                 self.qscratch = try AlignedBuffer.allocate(int16: widest)
                 self.scratchStride = widest
             } catch {
                 AlignedBuffer.free(self.state)
                 AlignedBuffer.free(self.next)
+                AlignedBuffer.free(self.gates)
                 throw error
             }
         } else {
@@ -113,6 +129,7 @@ public final class Session {
     deinit {
         AlignedBuffer.free(state)
         AlignedBuffer.free(next)
+        AlignedBuffer.free(gates)
         if let q = qscratch { AlignedBuffer.free(q) }
         if let p = pool { rk_pool_free(p) }
     }
@@ -285,7 +302,11 @@ public final class Session {
             let s = state + b * streamStride
             let nx = next + b * nextStride
             for l in 0..<nLayers {
-                (s + layerOffsets[l] + lay[l].inputPad).update(from: nx + nextOffsets[l], count: lay[l].size)
+                let L = lay[l]
+                (s + layerOffsets[l] + L.inputPad).update(from: nx + nextOffsets[l], count: L.recur)
+                if L.kind == .lstm {
+                    (s + layerOffsets[l] + L.stride).update(from: nx + nextOffsets[l] + L.recurPad, count: L.size)
+                }
             }
         }
         return true
@@ -307,28 +328,60 @@ public final class Session {
         for l in 0..<nLayers {
             let L = lay[l]
             let z = state + b0 * streamStride + layerOffsets[l]
-            let h = next + b0 * nextStride + nextOffsets[l]
-            // All these streams at once; int8 rows have W and U parts with their own scales.
-            var job = RowProduct(
-                rows: L.size, cols: L.stride, w: w + L.weightOffset, stride: L.stride, x: z, xStride: streamStride,
-                n: n, bias: w + L.biasOffset, out: h, outStride: nextStride,
-                q: q8.map { $0 + L.weightOffset }, split: L.inputPad,
-                scaleA: sc.map { $0 + L.scaleOffset }, scaleB: sc.map { $0 + L.scaleOffset + L.sizePad },
-                scratch: scratch, scratchStride: scratchStride, packed: packed.map { $0 + model.packedOffsets[l] })
-            var act = StreamActivation(
-                activation: L.activation, h: h, hStride: nextStride, valid: L.size, count: L.sizePad,
-                copyTo: l + 1 < nLayers ? state + b0 * streamStride + layerOffsets[l + 1] : nil, copyStride: streamStride,
-                n: n)
-            if rowsOnPool, let p = pool {
-                product(&job)
-                if n >= 2, n &* L.sizePad >= 4096 {
-                    withUnsafeMutablePointer(to: &act) { rk_pool_run(p, streamActivationTask, UnsafeMutableRawPointer($0), rk_pool_parts(p)) }
-                } else {
-                    act.run(part: 0, parts: 1)
+            let nx = next + b0 * nextStride + nextOffsets[l]
+            let gt = gates + b0 * gateStride
+            let copyTo = l + 1 < nLayers ? state + b0 * streamStride + layerOffsets[l + 1] : nil
+            // One product of the layer for all these streams (split by rows across the pool with
+            // `rowsOnPool`); int8 rows have their W and U parts under their own scales.
+            func run(_ k: Int) {
+                let pr = L.products[k]
+                let x: UnsafePointer<Float>, xStride: Int
+                switch pr.input {
+                case .z(let o): (x, xStride) = (UnsafePointer(z + o), streamStride)
+                case .gates(let o): (x, xStride) = (UnsafePointer(gt + o), gateStride)
                 }
-            } else {
-                job.run(part: 0, parts: 1)
-                act.run(part: 0, parts: 1)
+                let out: UnsafeMutablePointer<Float>, outStride: Int
+                switch pr.output {
+                case .next(let o): (out, outStride) = (nx + o, nextStride)
+                case .gates(let o): (out, outStride) = (gt + o, gateStride)
+                }
+                var job = RowProduct(
+                    rows: pr.rows, cols: pr.cols, w: w + pr.w, stride: pr.stride, x: x, xStride: xStride,
+                    n: n, bias: w + pr.bias, out: out, outStride: outStride,
+                    q: q8.map { $0 + pr.w }, split: pr.split,
+                    scaleA: sc.map { $0 + pr.scaleA }, scaleB: sc.map { $0 + pr.scaleB },
+                    scratch: scratch, scratchStride: scratchStride, packed: packed.map { $0 + model.packedOffsets[l][k] })
+                if rowsOnPool { product(&job) } else { job.run(part: 0, parts: 1) }
+            }
+            // The layer's elementwise part for all these streams (split by streams across the
+            // pool for large batches).
+            func update(phase: Int) {
+                var up = LayerUpdate(
+                    layout: L, phase: phase, z: z, zStride: streamStride, next: nx, nextStride: nextStride,
+                    gates: gt, gateStride: gateStride, copyTo: copyTo, copyStride: streamStride, n: n)
+                if rowsOnPool, let p = pool, n >= 2, n &* L.sizePad &* L.gates >= 4096 {
+                    withUnsafeMutablePointer(to: &up) { rk_pool_run(p, layerUpdateTask, UnsafeMutableRawPointer($0), rk_pool_parts(p)) }
+                } else {
+                    up.run(part: 0, parts: 1)
+                }
+            }
+            switch L.kind {
+            case .elman, .gru:
+                for k in L.products.indices { run(k) }
+                update(phase: 0)
+            case .gruResetBefore:
+                run(0)
+                run(1)
+                update(phase: 0)  // r, z; v = r ⊙ h
+                run(2)  // W_hn v + b_hn
+                update(phase: 1)
+            case .lstm:
+                run(0)
+                update(phase: 0)  // c', and h' (into the gate scratch when projected)
+                if L.proj > 0 {
+                    run(1)  // h' = W_hr h
+                    update(phase: 1)  // the projected h' to the next layer
+                }
             }
         }
         if let y {

@@ -52,13 +52,16 @@ struct RowProduct {
     }
 }
 
-/// Activation of one layer's new state for every stream, then its copy into the next layer's
-/// input part; streams split across the parts.
+/// The elementwise part of one layer's step for every stream (streams split across the parts):
+/// the activation (elman) or the gate nonlinearities and cell arithmetic (GRU, LSTM), then the
+/// copy of the new output into the next layer's input. Phases: see `Session.forward`.
 @usableFromInline
-struct StreamActivation {
-    let activation: Activation
-    let h: UnsafeMutablePointer<Float>, hStride: Int
-    let valid: Int, count: Int
+struct LayerUpdate {
+    let layout: LayerLayout
+    let phase: Int
+    let z: UnsafeMutablePointer<Float>, zStride: Int  // state: x | h (prev) [| c (prev)]
+    let next: UnsafeMutablePointer<Float>, nextStride: Int  // new h [| new c]
+    let gates: UnsafeMutablePointer<Float>, gateStride: Int
     let copyTo: UnsafeMutablePointer<Float>?, copyStride: Int
     let n: Int
 
@@ -66,17 +69,53 @@ struct StreamActivation {
     func run(part: Int, parts: Int) {
         let b0 = n * part / parts
         let b1 = n * (part + 1) / parts
+        let L = layout
+        let hp = L.sizePad, H = L.size
         for b in b0..<b1 {
-            let hb = h + b * hStride
-            activation.apply(hb, valid: valid, count: count)
-            if let copyTo { (copyTo + b * copyStride).update(from: hb, count: valid) }
+            let nx = next + b * nextStride
+            let g = gates + b * gateStride
+            let hPrev = UnsafePointer(z + b * zStride + L.inputPad)
+            switch L.kind {
+            case .elman:
+                L.activation.apply(nx, valid: H, count: hp)
+            case .gru:
+                // r, z = σ(.); n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = n + z ⊙ (h − n)
+                Kernels.sigmoid(g, count: 2 * hp)
+                Kernels.addProduct(g + 2 * hp, g, g + 3 * hp, into: g + 2 * hp, count: hp)
+                Kernels.tanh(g + 2 * hp, count: hp)
+                Kernels.blend(g + 2 * hp, g + hp, hPrev, into: nx, count: hp)
+            case .gruResetBefore:
+                if phase == 0 {
+                    // r, z = σ(.); v = r ⊙ h (the input of W_hn)
+                    Kernels.sigmoid(g, count: 2 * hp)
+                    Kernels.multiply(g, hPrev, into: g + 4 * hp, count: hp)
+                    continue
+                }
+                // n = tanh(W_in x + b_in + W_hn v + b_hn); h' = n + z ⊙ (h − n)
+                Kernels.add(g + 2 * hp, g + 3 * hp, into: g + 2 * hp, count: hp)
+                Kernels.tanh(g + 2 * hp, count: hp)
+                Kernels.blend(g + 2 * hp, g + hp, hPrev, into: nx, count: hp)
+            case .lstm:
+                if phase == 1 { break }  // projected: only the copy below
+                // i, f, o = σ(.), g = tanh(.); c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c')
+                let cPrev = UnsafePointer(z + b * zStride + L.stride)
+                Kernels.sigmoid(g, count: 2 * hp)
+                Kernels.tanh(g + 2 * hp, count: hp)
+                Kernels.sigmoid(g + 3 * hp, count: hp)
+                Kernels.cell(g + hp, cPrev, g, g + 2 * hp, into: nx + L.recurPad, count: hp)
+                (g + 2 * hp).update(from: nx + L.recurPad, count: hp)
+                Kernels.tanh(g + 2 * hp, count: hp)
+                Kernels.multiply(g + 3 * hp, g + 2 * hp, into: L.proj > 0 ? g + 4 * hp : nx, count: hp)
+                if L.proj > 0 { continue }  // the projection product writes h', then phase 1 copies
+            }
+            if let copyTo { (copyTo + b * copyStride).update(from: nx, count: L.recur) }
         }
     }
 }
 
-let streamActivationTask: rk_task_fn = { ctx, part, parts, _ in
+let layerUpdateTask: rk_task_fn = { ctx, part, parts, _ in
     guard let ctx else { return }
-    ctx.assumingMemoryBound(to: StreamActivation.self).pointee.run(part: Int(part), parts: Int(parts))
+    ctx.assumingMemoryBound(to: LayerUpdate.self).pointee.run(part: Int(part), parts: Int(parts))
 }
 
 /// One step of a batch split by streams: part k of n runs streams [B*k/n, B*(k+1)/n) (on any

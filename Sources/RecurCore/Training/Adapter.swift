@@ -48,13 +48,11 @@ extension Model {
         tensors.append(entry("head.bias", "f32", [O], wBytes + scaleBytes, O * 4))
         let header = JSON.object([
             ("format", .string("recur-adapter")),
-            ("requires", .array(dt == .i8 ? [.string("i8")] : [])),
+            ("requires", CheckpointWriter.requiresJSON(config.layers, dtype: dt)),
             ("base", .object([
                 ("body_fingerprint", .string(Hex.digits(bodyFingerprint))),
                 ("input_size", .integer(Int64(config.inputSize))),
-                ("layers", .array(config.layers.map {
-                    .object([("size", .integer(Int64($0.size))), ("activation", .string($0.activation.name))])
-                })),
+                ("layers", CheckpointWriter.layersJSON(config.layers)),
             ])),
             ("head", .object(headJSON)),
             ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),
@@ -64,7 +62,7 @@ extension Model {
             ])),
             ("tensors", .array(tensors)),
         ])
-        let out = CheckpointWriter.assemble(header: header, payload: payload)
+        let out = CheckpointWriter.assemble(header: header, payload: payload, gated: !config.allElman)
         // Re-read and check it reproduces this model on its own body.
         let back = try applyingAdapter(out, options: .permissive)
         guard back.fingerprint == (dt == .f16 ? back.fingerprint : fingerprint) else {

@@ -284,6 +284,48 @@ struct CellReference {
         }
     }
 
+    /// Training every scope of gated bodies: head (the cached-feature path equals the double
+    /// engine), top 1 (only the top layer and head change), all with truncated BPTT (the loss
+    /// falls on a teacher's data).
+    @Test(arguments: [0, 1, 3])
+    func trainingEveryScope(_ index: Int) throws {
+        let c = [ModelConfig(inputSize: 3, layers: [.gru(8)], outputSize: 2),
+                 ModelConfig(inputSize: 3, layers: [.lstm(8)], outputSize: 2),
+                 ModelConfig(inputSize: 3, layers: [.gru(6, resetBefore: true), .lstm(8, proj: 4)], outputSize: 2),
+                 ModelConfig(inputSize: 3, layers: [.lstm(6, proj: 3), .gru(5)], outputSize: 2)][index]
+        let data = try TrainerTests.teacherData(c, n: 16, seed: 4, perStep: true)
+        let model = try randomModel(c, seed: 7)
+        let e = BPTT(c)
+        let p0 = model.parameters()
+        var cfg = TrainerConfig()
+        cfg.epochs = 3
+        cfg.batchSize = 4
+        cfg.learningRate = 0.05
+        let fast = try Trainer(model: model, config: cfg).fit(data)
+        let slow = try Trainer(model: model, config: cfg)
+        slow.forceBPTT = true
+        let ref = try slow.fit(data)
+        #expect(zip(fast.parameters(), ref.parameters()).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(bits(Array(fast.parameters()[..<e.headW])) == bits(Array(p0[..<e.headW])))
+        if c.layers.count > 1 {
+            cfg.scope = .top(1)
+            let top = try Trainer(model: model, config: cfg).fit(data).parameters()
+            let l1 = e.layerW[1]
+            #expect(bits(Array(top[..<l1])) == bits(Array(p0[..<l1])) && top[l1..<e.headW] != p0[l1..<e.headW])
+        }
+        cfg.scope = .all
+        cfg.bpttSteps = 3
+        cfg.epochs = 30
+        cfg.learningRate = 0.01
+        var losses: [Double] = []
+        let trained = try Trainer(model: model, config: cfg).fit(data) { p in
+            losses.append(p.loss)
+            return true
+        }
+        #expect(losses.last! < 0.7 * losses.first!, "loss \(losses.first!) -> \(losses.last!)")
+        #expect(trained.config == c)
+    }
+
     /// Configs are checked: projection only on LSTM and smaller than the layer; gated layers
     /// keep their own activations.
     @Test func configRules() throws {

@@ -49,6 +49,12 @@ func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingDat
         ("3-layer relu/tanh/sigmoid bce", ModelConfig(inputSize: 2, layers: [LayerConfig(size: 4, activation: .relu), LayerConfig(size: 3),
                                                                             LayerConfig(size: 5, activation: .sigmoid)], outputSize: 2), .binaryCrossEntropy, "seqBinary"),
         ("2-layer tanh ce", ModelConfig(inputSize: 3, layers: [LayerConfig(size: 4), LayerConfig(size: 4)], outputSize: 3), .crossEntropy, "stepClass"),
+        ("gru mse per-step", ModelConfig(inputSize: 3, layers: [.gru(4)], outputSize: 2), .mse, "stepValue"),
+        ("gru reset-before ce per-seq", ModelConfig(inputSize: 2, layers: [.gru(3, resetBefore: true)], outputSize: 3), .crossEntropy, "seqClass"),
+        ("lstm mse per-step", ModelConfig(inputSize: 3, layers: [.lstm(3)], outputSize: 2), .mse, "stepValue"),
+        ("lstm proj bce per-step", ModelConfig(inputSize: 2, layers: [.lstm(4, proj: 2)], outputSize: 2), .binaryCrossEntropy, "stepBinary"),
+        ("mixed elman/gru/lstm-proj/gru-rb ce", ModelConfig(inputSize: 2, layers: [LayerConfig(size: 3, activation: .relu), .gru(3),
+                                                                                 .lstm(4, proj: 3), .gru(2, resetBefore: true)], outputSize: 3), .crossEntropy, "stepClass"),
     ]
 
     /// Central finite differences in double precision against the analytic BPTT gradient,
@@ -76,9 +82,11 @@ func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingDat
 
     /// Truncated BPTT computes the exact gradient of the loss with the state detached at
     /// every k-th step: finite differences with the boundary states frozen agree.
-    @Test(arguments: [1, 2, 3])
-    func truncatedBPTTMatchesDetachedFiniteDifferences(_ k: Int) {
-        let c = ModelConfig(inputSize: 2, layers: [LayerConfig(size: 3), LayerConfig(size: 3, activation: .sigmoid)], outputSize: 2)
+    @Test(arguments: [1, 2, 3], [false, true])
+    func truncatedBPTTMatchesDetachedFiniteDifferences(_ k: Int, _ gated: Bool) {
+        let c = gated
+            ? ModelConfig(inputSize: 2, layers: [.lstm(3, proj: 2), .gru(3)], outputSize: 2)
+            : ModelConfig(inputSize: 2, layers: [LayerConfig(size: 3), LayerConfig(size: 3, activation: .sigmoid)], outputSize: 2)
         let params = randomParameters(c, seed: 5, scale: 1.5).map { Double($0) }
         // One sequence of 7 steps with per-step targets.
         var data = makeData(c, n: 1, maxLen: 2, seed: 6, targets: "stepValue")
@@ -123,6 +131,38 @@ func engineLossAndGrad(_ c: ModelConfig, _ params: [Double], _ data: TrainingDat
             let full = engineLossAndGrad(c, params, data, loss: .mse, first: 0, bptt: 0).1
             let long = engineLossAndGrad(c, params, data, loss: .mse, first: 0, bptt: 7).1
             #expect(full == long)
+        }
+    }
+
+    /// The double engine's forward pass of gated layers is the session's (to float rounding):
+    /// BPTT trains the model the runtime runs.
+    @Test func bpttForwardEqualsTheSession() throws {
+        let c = GradientTests.cases[11].1
+        let model = try randomModel(c, seed: 2)
+        let data = makeData(c, n: 1, maxLen: 9, seed: 3, targets: "stepClass")
+        let e = BPTT(c)
+        let p = model.parameters().map { Double($0) }
+        var tops: [[Double]] = []
+        p.withUnsafeBufferPointer { pp in
+            data.inputs.withUnsafeBufferPointer { xp in
+                let T = data.lengths[0]
+                var state = c.layers.map { [Double](repeating: 0, count: $0.stateWidth) }
+                var cache = BPTT.Cache()
+                for t in 0..<T {
+                    var input = (0..<c.inputSize).map { Double(xp[t * c.inputSize + $0]) }
+                    for l in c.layers.indices {
+                        e.forward(l, pp.baseAddress!, input, &state[l], cache: &cache)
+                        input = cache.h
+                    }
+                    tops.append(state.flatMap { $0 })
+                }
+            }
+        }
+        let s = try Session(model: model)
+        for t in 0..<data.lengths[0] {
+            _ = try s.step(Array(data.inputs[(t * c.inputSize)..<((t + 1) * c.inputSize)]))
+            let h = s.hidden()
+            for i in 0..<h.count { #expect(close(h[i], tops[t][i], rel: 1e-5, abs: 1e-6), "step \(t) state \(i)") }
         }
     }
 

@@ -27,8 +27,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # Python test dependencies (numpy for the bindings; pytest; hypothesis for the mutation fuzzing
-# of the Python reader). The venv module is needed by the install tests (python3-venv below).
-if [ "$mode" = system ]; then mods="${2:-}"; else mods="numpy pytest hypothesis"; fi
+# of the Python reader; onnx for the ONNX converter tests, which build graphs and evaluate them with
+# onnx.reference; torch is not installed: its tests skip). The venv module is needed by the install tests (python3-venv below).
+if [ "$mode" = system ]; then mods="${2:-}"; else mods="numpy pytest hypothesis onnx"; fi
 missing_py=()
 for mod in $mods; do
   python3 -c "import $mod" 2>/dev/null || missing_py+=("$mod")

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #ifndef BENCH_SEED
@@ -30,6 +31,14 @@ static int cmp(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof(double), cmp);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The common options: --quick (fewer repeats) and --json PATH (machine-readable results). */
+static void bench_args(int argc, char **argv, int *quick, const char **json) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) *quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) *json = argv[++i];
+    }
 }
 
 #define CHECK(c)                                                                              \

@@ -34,10 +34,7 @@ static pid_t spinner(void) {
 int main(int argc, char **argv) {
     int quick = 0;
     const char *json = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
-    }
+    bench_args(argc, argv, &quick, &json);
     const shape shapes[2] = {{128, 512, 10, 2}, {256, 1024, 32, 1}};
     const int blocks = quick ? 15 : 41;
     const double block_s = quick ? 0.01 : 0.02;

@@ -58,6 +58,28 @@ def calibrate(fn, target=0.02):
         n *= 2
 
 
+def take_turns(steps, rounds, streams):
+    """Thousands of stream-steps per second of each batched `steps[name]()` (one step of
+    `streams` streams), measured in `rounds` rounds in which every contender runs once, each
+    after 0.3 s idle (ORT's and OpenMP's workers spin after a run): {name: [per round]}."""
+    counts = {}
+    for name, step in steps.items():
+        fn = lambda n, step=step: [step() for _ in range(n)]  # noqa: E731
+        fn(3)
+        counts[name] = calibrate(fn, 0.1)
+    per = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            gc.collect()
+            time.sleep(0.3)
+            n = counts[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            per[name].append(streams * n / (time.perf_counter() - t0) / 1e3)
+    return per
+
+
 class NumpyBatch:
     def __init__(self, c, B):
         L = len(c.layers)
@@ -233,21 +255,7 @@ def main():
                 steps[f"torch t{t}"] = (lambda tn: (lambda: tn.step(tX)))(TorchNet(c, B))
             if ort:
                 steps[f"ORT t{t}"] = (lambda on: (lambda: on.step(X)))(OrtNet(c, B, t))
-            counts = {}
-            for name, step in steps.items():
-                fn = lambda n, step=step: [step() for _ in range(n)]  # noqa: E731
-                fn(3)
-                counts[name] = calibrate(fn, 0.1)
-            per = {name: [] for name in steps}
-            for _ in range(rounds):
-                for name, step in steps.items():
-                    gc.collect()
-                    time.sleep(0.3)
-                    n = counts[name]
-                    t0 = time.perf_counter()
-                    for _ in range(n):
-                        step()
-                    per[name].append(B * n / (time.perf_counter() - t0) / 1e3)
+            per = take_turns(steps, rounds, B)
             for name, v in per.items():
                 row[name] = statistics.median(v)
             if f"ORT t{t}" in per:

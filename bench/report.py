@@ -16,8 +16,9 @@ def load(d, name):
 
 def main():
     d = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / ".build" / "bench")
-    step, misc, peers, ft, loadb = (load(d, n) for n in ("step_bench.json", "misc_bench.json", "peers.json",
-                                                          "finetune_bench.json", "load_bench.json"))
+    step, misc, peers, ft, loadb, cells, cpeers = (load(d, n) for n in (
+        "step_bench.json", "misc_bench.json", "peers.json", "finetune_bench.json", "load_bench.json", "cell_bench.json",
+        "cell_peers.json"))
     rows = []
 
     def row(what, recur, peer_name, peer, target, ok, unit="", ratio=None):
@@ -111,13 +112,46 @@ def main():
         row("ridge end to end incl. features (s)", ft["recur_ridge_total_s"], "PyTorch features + numpy", e2e,
             "<= 1.0x", ft["recur_ridge_total_s"] <= e2e)
 
+    if cells:
+        # Issue 13: gated cells from C beside the plain-C fused-gate reference; int8 at 256.
+        for r in cells["results"]:
+            n = f"{r['cell']}-{r['hidden']}"
+            row(f"C step {n} (us)", r["recur_us"], "plain C fused gates", r["plain_c_us"], "<= 1.0x",
+                r["recur_us"] <= r["plain_c_us"])
+            if r["hidden"] == 256:
+                row(f"int8 step {n} (us)", r["recur_int8_us"], "recur f32", r["recur_us"], "<= 0.6x",
+                    r["recur_int8_us"] <= 0.6 * r["recur_us"])
+    if cpeers:
+        def cget(cell, H, metric, peer):
+            for r in cpeers["results"]:
+                if (r["cell"], r["hidden"], r["metric"], r["peer"]) == (cell, H, metric, peer):
+                    return r["value"]
+            return None
+
+        for cell in ("gru", "lstm"):
+            c64 = [r["recur_us"] for r in (cells or {}).get("results", []) if (r["cell"], r["hidden"]) == (cell, 64)]
+            for peer, name, lim in (("torch", "PyTorch nn." + cell.upper() + " step", 8), ("ORT", "ONNX Runtime run()", 3)):
+                pv = cget(cell, 64, "step_us", peer)
+                if c64 and pv:
+                    row(f"C step {cell}-64 vs {peer} (us)", c64[0], name, pv, f"<= 1/{lim}x", c64[0] * lim <= pv)
+            for H in (16, 64, 256):
+                rv, ov = cget(cell, H, "batch64_kstream_steps_per_s", "recur"), cget(cell, H, "batch64_kstream_steps_per_s", "ORT")
+                rr = cget(cell, H, "batch64_round_ratio_vs_ORT", "recur")
+                if rv and ov and rr:
+                    row(f"batch-64 {cell}-{H} (k stream-steps/s)", rv, "ONNX Runtime GRU/LSTM op", ov, ">= 1.0x", rr >= 1.0,
+                        ratio=rr)
+        bp = cpeers.get("bptt", {})
+        if "torch_epoch_s" in bp:
+            row(f"BPTT epoch GRU-64, {bp['N']}x{bp['T']} (s)", bp["recur_epoch_s"], "PyTorch nn.GRU + autograd",
+                bp["torch_epoch_s"], "no target", None)
+
     print(f"recur vs peers, one run ({platform.machine()}, {platform.processor() or 'cpu'}):")
     print(f"{'what':<48}{'recur':>11}{'peer':>11}  {'ratio':>6}  {'target':<14} met   peer")
     for r in rows:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
         print(f"{r['what']:<48}{r['recur']:>11.3f}{r['peer_value']:>11.3f}  {ratio:>6}  {r['target'][:14]:<14} "
-              f"{'yes' if r['met'] else 'NO ':<4}  {r['peer']}")
-    out = {"rows": rows, "step": step, "misc": misc, "peers": peers, "finetune": ft}
+              f"{'-' if r['met'] is None else 'yes' if r['met'] else 'NO ':<4}  {r['peer']}")
+    out = {"rows": rows, "step": step, "misc": misc, "peers": peers, "finetune": ft, "cells": cells, "cell_peers": cpeers}
     (d / "report.json").write_text(json.dumps(out, indent=1))
     print(f"(JSON: {d / 'report.json'})")
 

@@ -20,10 +20,7 @@ typedef struct { int I, H, O, L; } shape;
 int main(int argc, char **argv) {
     int quick = 0;
     const char *json = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
-    }
+    bench_args(argc, argv, &quick, &json);
     const shape shapes[4] = {{10, 20, 5, 1}, {64, 256, 10, 1}, {128, 512, 10, 2}, {256, 1024, 32, 1}};
     const int repeats = quick ? 5 : 15;
     const double target = quick ? 0.01 : 0.03; /* seconds per timed repeat */

@@ -18,10 +18,12 @@ private let crcMode: Bool = {
     return String(cString: m) == "crc"
 }()
 
-private let baseModel: Model? = {
-    let c = ModelConfig(inputSize: 3, layers: [LayerConfig(size: 4)], outputSize: 2)
-    return try? Model(config: c, parameters: (0..<c.parameterCount).map { Float($0 % 7) * 0.1 - 0.3 })
-}()
+/// Bases for adapters and snapshots (make_corpus.py writes seeds for both from the same
+/// weights): an elman 3-4-2 and an LSTM 3-6(proj 2)-2, whose snapshots carry a cell state.
+private let baseModels: [Model] = [
+    ModelConfig(inputSize: 3, layers: [LayerConfig(size: 4)], outputSize: 2),
+    ModelConfig(inputSize: 3, layers: [.lstm(6, proj: 2)], outputSize: 2),
+].compactMap { c in try? Model(config: c, parameters: (0..<c.parameterCount).map { Float($0 % 7) * 0.1 - 0.3 }) }
 
 private func crc(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ n: Int) -> UInt32 {
     guard let base = b.baseAddress else { return 0 }
@@ -65,7 +67,7 @@ public func recurFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         }
         _ = try? m.checkpointBytes()
     }
-    if let base = baseModel {
+    for base in baseModels {
         _ = try? base.applyingAdapter(bytes)
         if let s = try? Session(model: base) { _ = try? s.restore(snapshot: bytes) }
     }

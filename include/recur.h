@@ -6,11 +6,22 @@
  * here, with the prefix recur_ (functions, types) or RECUR_ (macros).
  *
  * The model
- *   A stack of L feedback layers (1 <= L <= 64). Layer l at step t:
- *       h[l]_t = act_l( W[l] x[l]_t + U[l] h[l]_{t-1} + b[l] )
- *   with x[0]_t the input vector and x[l+1]_t = h[l]_t. The initial state is
- *   zero unless set. A linear head y_t = Wo h[L-1]_t + bo follows, with an
- *   output transform (none, softmax or sigmoid) declared by the model.
+ *   A stack of L feedback layers (1 <= L <= 64), each of one kind (RECUR_LAYER_*;
+ *   kinds may be mixed). With x the layer's input, h its previous output, sigma
+ *   the logistic function and (.) elementwise products, layer l at step t:
+ *     elman             h' = act_l(W x + U h + b)
+ *     gru               r = sigma(W_ir x + b_ir + W_hr h + b_hr)
+ *                       z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+ *                       n = tanh(W_in x + b_in + r (.) (W_hn h + b_hn))
+ *                       h' = (1 - z) (.) n + z (.) h        (PyTorch nn.GRU)
+ *     gru_reset_before  the same with n = tanh(W_in x + b_in + W_hn (r (.) h) + b_hn)
+ *                       (ONNX linear_before_reset=0, Keras reset_after=False)
+ *     lstm              i, f, o = sigma(W_i* x + b_i* + W_h* h + b_h*), g = tanh(...)
+ *                       c' = f (.) c + i (.) g,  h' = o (.) tanh(c')   (PyTorch nn.LSTM)
+ *                       with a projection of P units: h' = W_hr (o (.) tanh(c'))
+ *   x[0]_t is the input vector and x[l+1]_t = h[l]_t. The state (h, and c for
+ *   LSTM) is zero unless set. A linear head y_t = Wo h[L-1]_t + bo follows, with
+ *   an output transform (none, softmax or sigmoid) declared by the model.
  *
  * Conventions (they hold for every function unless its comment says more)
  *   - Every fallible call returns a recur_status: RECUR_OK (0) or a negative
@@ -105,11 +116,11 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define RECUR_VERSION_MAJOR 0
-#define RECUR_VERSION_MINOR 2
+#define RECUR_VERSION_MINOR 3
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_NUMBER \
     (RECUR_VERSION_MAJOR * 1000000 + RECUR_VERSION_MINOR * 1000 + RECUR_VERSION_PATCH)
-#define RECUR_VERSION_STRING "0.2.0"
+#define RECUR_VERSION_STRING "0.3.0"
 
 /* The ABI version: bumped whenever a released signature, struct layout or
  * constant would change meaning (which the policy avoids by adding names).
@@ -118,9 +129,9 @@ extern "C" {
 
 /* Checkpoint format versions this library reads and writes (docs/FORMAT.md). */
 #define RECUR_FORMAT_VERSION_MAJOR 1
-#define RECUR_FORMAT_VERSION_MINOR 0
+#define RECUR_FORMAT_VERSION_MINOR 1 /* 1.1: gated layer kinds (requires "gru" / "lstm"); 1.0 files are written when a model has none */
 
-/** RECUR_VERSION_STRING ("0.2.0"). Static storage; never NULL. Thread-safe. */
+/** RECUR_VERSION_STRING ("0.3.0"). Static storage; never NULL. Thread-safe. */
 RECUR_API const char *recur_version_string(void);
 /** RECUR_VERSION_NUMBER of the library actually linked. Thread-safe. */
 RECUR_API uint32_t recur_version_number(void);
@@ -216,6 +227,12 @@ RECUR_API const char *recur_last_error_message(void);
 #define RECUR_ACT_RELU 1
 #define RECUR_ACT_SIGMOID 2
 #define RECUR_ACT_IDENTITY 3
+
+/* Layer kinds (see "The model" above). @since 0.3.0 */
+#define RECUR_LAYER_ELMAN 0
+#define RECUR_LAYER_GRU 1
+#define RECUR_LAYER_GRU_RESET_BEFORE 2
+#define RECUR_LAYER_LSTM 3
 
 #define RECUR_OUTPUT_NONE 0
 #define RECUR_OUTPUT_SOFTMAX 1
@@ -315,6 +332,11 @@ typedef struct recur_model_config {
     size_t num_metadata;          /* 0 .. 256 */
     const char *const *metadata_keys;   /* num_metadata ASCII keys, 1..128 B, unique */
     const char *const *metadata_values; /* num_metadata UTF-8 values, 0..65536 B */
+    /* Fields after this point: since 0.3.0 (a struct_size that ends before them means NULL). */
+    const int32_t *layer_kinds;   /* NULL (all RECUR_LAYER_ELMAN) or num_layers RECUR_LAYER_* values;
+                                     gated layers need activations NULL or RECUR_ACT_TANH */
+    const uint32_t *proj_sizes;   /* NULL (none) or num_layers values: an LSTM layer's projection
+                                     size P (1 .. size - 1), 0 for none; 0 for other kinds */
 } recur_model_config;
 
 /* Size of the version-1 recur_model_config. */
@@ -325,7 +347,10 @@ typedef struct recur_model_config {
  * codes as recur_load_options_init (size >= RECUR_MODEL_CONFIG_SIZE_V1). @since 0.2.0 */
 RECUR_API recur_status recur_model_config_init(recur_model_config *config, size_t size);
 
-/** That config by value (the version-1 layout, forever). */
+/** That config by value. It writes only the version-1 fields (the first
+ * RECUR_MODEL_CONFIG_SIZE_V1 bytes, struct_size included): the fields appended since are left as
+ * the caller's memory had them and, as struct_size says, are not read. So programs compiled
+ * against any version of this header keep working. */
 RECUR_DEPRECATED("use recur_model_config_init(&c, sizeof c)")
 RECUR_API recur_model_config recur_model_default_config(void);
 
@@ -335,12 +360,19 @@ RECUR_API recur_status recur_model_config_num_params(const recur_model_config *c
                                                      size_t *out);
 
 /** Build a model from a config and all its weights in one float array, in
- * this order (row-major matrices):
- *     for each layer l: W[l] (H_l x I_l), U[l] (H_l x H_l), b[l] (H_l)
- *     then Wo (O x H_last), bo (O)
- * where I_0 = input_size and I_l = H_{l-1}. For the design document's (docs/DESIGN.md)
- * FeedbackNet, W|U is hidden.weight split at column I; for a PyTorch nn.RNN,
- * W = weight_ih_l, U = weight_hh_l, b = bias_ih_l + bias_hh_l.
+ * this order (row-major matrices), layer by layer, then the head:
+ *     elman layer l:  W (H x I), U (H x H), b (H)
+ *     gru / gru_reset_before:  W_ih (3H x I), W_hh (3H x H), b_ih (3H), b_hh (3H),
+ *                     gate blocks stacked r, z, n: PyTorch's weight_ih_l, weight_hh_l,
+ *                     bias_ih_l, bias_hh_l exactly
+ *     lstm:           W_ih (4H x I), W_hh (4H x R), b_ih (4H), b_hh (4H), then with a
+ *                     projection W_hr (P x H); gate blocks stacked i, f, g, o (PyTorch's
+ *                     order), R = P when projected, else H
+ *     head:           Wo (O x R_last), bo (O)
+ * where H is the layer's size, I its input width (input_size, or the previous
+ * layer's output width R) and O = output_size. For the design document's
+ * (docs/DESIGN.md) FeedbackNet, W|U is hidden.weight split at column I; for a
+ * PyTorch nn.RNN, W = weight_ih_l, U = weight_hh_l, b = bias_ih_l + bias_hh_l.
  * @return RECUR_OK, RECUR_E_NULL_POINTER, RECUR_E_BAD_CONFIG,
  *         RECUR_E_LENGTH_MISMATCH (params_len), RECUR_E_NONFINITE_WEIGHT,
  *         RECUR_E_BAD_LABEL, RECUR_E_BAD_METADATA, RECUR_E_OUT_OF_MEMORY.
@@ -366,7 +398,8 @@ RECUR_API recur_status recur_model_input_size(const recur_model *model, size_t *
 RECUR_API recur_status recur_model_output_size(const recur_model *model, size_t *out);
 RECUR_API recur_status recur_model_num_layers(const recur_model *model, size_t *out);
 RECUR_API recur_status recur_model_num_params(const recur_model *model, size_t *out);
-/** Floats of raw recurrent state per stream (the sum of the layer sizes): the unit of
+/** Floats of raw recurrent state per stream: per layer its output width R (its size, or an
+ * LSTM's projection size), plus its size H for an LSTM's cell state. The unit of
  * recur_session_get_hidden / _set_hidden. @since 0.2.0 */
 RECUR_API recur_status recur_model_state_floats(const recur_model *model, size_t *out);
 /** The same number under its old name. */
@@ -376,9 +409,13 @@ RECUR_API recur_status recur_model_output_transform(const recur_model *model, in
 /** Type of the weight matrices (RECUR_DTYPE_F32, F16 or I8). */
 RECUR_API recur_status recur_model_weight_dtype(const recur_model *model, int32_t *out);
 /** Size and activation of layer `index` (0-based); either out may be NULL.
- * RECUR_E_INDEX_OUT_OF_RANGE if index >= num_layers. */
+ * Gated layers report RECUR_ACT_TANH. RECUR_E_INDEX_OUT_OF_RANGE if index >= num_layers. */
 RECUR_API recur_status recur_model_layer(const recur_model *model, size_t index, size_t *size,
                                          int32_t *activation);
+/** Kind (RECUR_LAYER_*) and projection size (0: none; LSTM only) of layer `index`; either out
+ * may be NULL. RECUR_E_INDEX_OUT_OF_RANGE if index >= num_layers. @since 0.3.0 */
+RECUR_API recur_status recur_model_layer_kind(const recur_model *model, size_t index, int32_t *kind,
+                                              size_t *proj_size);
 /** Number of labels: 0 (none) or output_size. */
 RECUR_API recur_status recur_model_num_labels(const recur_model *model, size_t *out);
 /** Label `index` as a NUL-terminated UTF-8 string owned by the model handle.
@@ -526,7 +563,8 @@ RECUR_API recur_status recur_session_run(recur_session *session, const float *xs
                                          size_t n_steps, float *ys, size_t ys_len);
 
 /** Copy the raw recurrent state: out_len must be batch * state_floats floats,
- * laid out [stream][layer][unit] (state_floats from recur_model_state_floats).
+ * laid out [stream][layer], each layer its h (R floats) and then, for an LSTM layer, its cell
+ * state c (H floats) (state_floats from recur_model_state_floats).
  * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_LENGTH_MISMATCH. */
 RECUR_API recur_status recur_session_get_hidden(const recur_session *session, float *out,
                                                 size_t out_len);

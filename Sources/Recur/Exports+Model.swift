@@ -1,4 +1,5 @@
 import CRecurAPI
+import CRecurSupport
 import RecurCore
 
 // Thin shims: unwrap handles, convert C arguments, call RecurCore, map errors.
@@ -50,16 +51,23 @@ public func recur_model_config_init(_ config: UnsafeMutablePointer<recur_model_c
     initSized(config, size, defaults: defaultModelConfig(), v1Size: StructSizes.modelConfig, type: "recur_model_config")
 }
 
-/// Deprecated by-value form (the version-1 layout).
+/// Deprecated by-value form: the version-1 layout only (72 bytes), whatever the header's struct
+/// has grown to, so an old caller's struct is never written past.
 @_cdecl("recur_model_default_config")
-public func recur_model_default_config() -> recur_model_config { defaultModelConfig() }
+public func recur_model_default_config() -> rcx_model_config_v1 {
+    let d = defaultModelConfig()
+    return rcx_model_config_v1(
+        struct_size: UInt32(StructSizes.modelConfig), input_size: d.input_size, num_layers: d.num_layers,
+        output_size: d.output_size, layer_sizes: nil, activations: nil, output_transform: d.output_transform,
+        weight_dtype: d.weight_dtype, labels: nil, num_metadata: 0, metadata_keys: nil, metadata_values: nil)
+}
 
 func defaultModelConfig() -> recur_model_config {
     recur_model_config(
         struct_size: UInt32(MemoryLayout<recur_model_config>.size), input_size: 1, num_layers: 0,
         output_size: 1, layer_sizes: nil, activations: nil, output_transform: RECUR_OUTPUT_NONE,
         weight_dtype: RECUR_DTYPE_F32, labels: nil, num_metadata: 0, metadata_keys: nil,
-        metadata_values: nil)
+        metadata_values: nil, layer_kinds: nil, proj_sizes: nil)
 }
 
 /// Converts a C config (all pointers checked) into the Swift types.
@@ -83,7 +91,15 @@ func modelSpec(_ p: UnsafePointer<recur_model_config>?) throws(RecurError)
             }
             act = a
         }
-        layers.append(LayerConfig(size: Int(sizes[i]), activation: act))
+        var kind = LayerKind.elman
+        if let kinds = c.layer_kinds {
+            guard let k = LayerKind(rawValue: kinds[i]) else {
+                throw RecurError(.badConfig, "config.layer_kinds[\(i)] = \(kinds[i]) is not a RECUR_LAYER_* value")
+            }
+            kind = k
+        }
+        let proj = c.proj_sizes.map { Int($0[i]) } ?? 0
+        layers.append(LayerConfig(kind: kind, size: Int(sizes[i]), activation: act, projSize: proj))
     }
     guard let transform = OutputTransform(rawValue: c.output_transform) else {
         throw RecurError(.badConfig, "config.output_transform = \(c.output_transform) is not a RECUR_OUTPUT_* value")
@@ -253,17 +269,34 @@ public func recur_model_weight_dtype(_ model: OpaquePointer?, _ out: UnsafeMutab
     query(model, out) { $0.config.weightDType.rawValue }
 }
 
+/// Layer `index` of a model handle, or RECUR_E_INDEX_OUT_OF_RANGE.
+private func layerConfig(_ model: OpaquePointer?, _ index: Int) throws(RecurError) -> LayerConfig {
+    let layers = try modelBox(model).model.config.layers
+    guard index >= 0 && index < layers.count else {
+        throw RecurError(.indexOutOfRange, "layer \(index) out of range (the model has \(layers.count))")
+    }
+    return layers[index]
+}
+
 @_cdecl("recur_model_layer")
 public func recur_model_layer(
     _ model: OpaquePointer?, _ index: Int, _ size: UnsafeMutablePointer<Int>?, _ activation: UnsafeMutablePointer<Int32>?
 ) -> recur_status {
     withStatus { () throws(RecurError) in
-        let m = try modelBox(model).model
-        guard index >= 0 && index < m.config.layers.count else {
-            throw RecurError(.indexOutOfRange, "layer \(index) out of range (the model has \(m.config.layers.count))")
-        }
-        size?.pointee = m.config.layers[index].size
-        activation?.pointee = m.config.layers[index].activation.rawValue
+        let layer = try layerConfig(model, index)
+        size?.pointee = layer.size
+        activation?.pointee = layer.activation.rawValue
+    }
+}
+
+@_cdecl("recur_model_layer_kind")
+public func recur_model_layer_kind(
+    _ model: OpaquePointer?, _ index: Int, _ kind: UnsafeMutablePointer<Int32>?, _ proj: UnsafeMutablePointer<Int>?
+) -> recur_status {
+    withStatus { () throws(RecurError) in
+        let layer = try layerConfig(model, index)
+        kind?.pointee = layer.kind.rawValue
+        proj?.pointee = layer.projSize
     }
 }
 

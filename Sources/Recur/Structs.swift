@@ -1,4 +1,5 @@
 import CRecurAPI
+import CRecurSupport
 import RecurCore
 
 // The append-only rule for parameter structs (include/recur.h, "ABI evolution"): every such
@@ -20,12 +21,12 @@ enum StructSizes {
     static let dataset = (MemoryLayout<recur_dataset>.offset(of: \.values_len) ?? 0) + MemoryLayout<Int>.size
     static let max = Int(RECUR_STRUCT_SIZE_MAX)
 
-    /// True while every struct is still its version-1 layout, so the deprecated by-value
-    /// functions (which return the current struct) return exactly the version-1 layout. A test
-    /// asserts it: when a field is appended, that test fails until those functions return a
-    /// frozen copy of the version-1 layout instead.
+    /// True while the deprecated by-value functions return exactly the version-1 layout: those
+    /// whose struct has not grown return the current struct, recur_model_default_config (its
+    /// struct grew in 0.3.0) returns the frozen `rcx_model_config_v1`. A test asserts it: when
+    /// another struct grows, it fails until that function returns a frozen copy too.
     static var v1Frozen: Bool {
-        MemoryLayout<recur_load_options>.size == loadOptions && MemoryLayout<recur_model_config>.size == modelConfig
+        MemoryLayout<recur_load_options>.size == loadOptions && MemoryLayout<rcx_model_config_v1>.size == modelConfig
             && MemoryLayout<recur_save_options>.size == saveOptions
             && MemoryLayout<recur_trainer_config>.size == trainerConfig && MemoryLayout<recur_dataset>.size == dataset
     }

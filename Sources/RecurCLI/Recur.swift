@@ -112,8 +112,24 @@ struct Inspect: ParsableCommand {
         }
     }
 
+    /// Every layer with its kind (the file's layer objects leave it out for elman layers).
     func layersJSON(_ layers: [LayerConfig]) -> JSON {
-        .array(layers.map { .object([("size", .integer(Int64($0.size))), ("activation", .string($0.activation.name))]) })
+        .array(layers.map { l in
+            var o: [(String, JSON)] = [("kind", .string(l.kind.name)), ("size", .integer(Int64(l.size)))]
+            if l.kind == .elman { o.append(("activation", .string(l.activation.name))) }
+            if l.projSize > 0 { o.append(("proj_size", .integer(Int64(l.projSize)))) }
+            return .object(o)
+        })
+    }
+
+    /// One layer in words: "20 tanh (feedback)", "64 gru", "32 lstm, projected to 16".
+    func describe(_ l: LayerConfig) -> String {
+        switch l.kind {
+        case .elman: "\(l.size) \(l.activation.name) (feedback)"
+        case .gru: "\(l.size) gru"
+        case .gruResetBefore: "\(l.size) gru_reset_before (reset applied before the recurrent product)"
+        case .lstm: l.projSize > 0 ? "\(l.size) lstm, projected to \(l.projSize)" : "\(l.size) lstm"
+        }
     }
 
     func metadataJSON(_ md: [(key: String, value: String)]) -> JSON { .object(md.map { ($0.key, .string($0.value)) }) }
@@ -138,7 +154,7 @@ struct Inspect: ParsableCommand {
         print("model        \(model)")
         print("file         \(fileBytes) bytes (\(fmt(ratio * 100, 1))% of the \(raw) bytes of raw float32 weights), checksums \(checksums)")
         print("input        \(c.inputSize)")
-        for (i, l) in c.layers.enumerated() { print("layer \(i)      \(l.size) \(l.activation.name) (feedback)") }
+        for (i, l) in c.layers.enumerated() { print("layer \(i)      \(describe(l))") }
         print("output       \(c.outputSize), transform \(c.outputTransform.name)")
         print("parameters   \(m.parameterCount), weights stored as \(c.weightDType.name)")
         print("fingerprint  body \(Hex.digits(m.bodyFingerprint)), model \(Hex.digits(m.fingerprint))")
@@ -161,7 +177,7 @@ struct Inspect: ParsableCommand {
         print("adapter      \(model) (a head adapter: it needs its base model)")
         print("file         \(fileBytes) bytes, checksums \(checksums)")
         print("base body    fingerprint \(Hex.digits(a.baseBodyFingerprint)), input \(a.baseInputSize), layers "
-            + a.baseLayers.map { "\($0.size) \($0.activation.name)" }.joined(separator: ", "))
+            + a.baseLayers.map { describe($0) }.joined(separator: ", "))
         print("head         \(a.outputSize) outputs, transform \(a.outputTransform.name), \(a.parameterCount) parameters stored as \(a.weightDType.name)")
         if !a.labels.isEmpty { print("labels       " + a.labels.joined(separator: ", ")) }
         for (k, v) in a.metadata { print("metadata     \(k): \(v)") }

@@ -141,6 +141,17 @@ struct CellReference {
         ("1-1-1 gru, 1-2(1) lstm", ModelConfig(inputSize: 1, layers: [.gru(1), .lstm(2, proj: 1)], outputSize: 1)),
     ]
 
+    /// The shapes cover both GRU layouts (a small GRU's single fused product and a large GRU's
+    /// three products), so neither loses its parity tests when `fuseLimit` moves.
+    @Test func shapesCoverBothGRULayouts() throws {
+        var fused = 0, split = 0
+        for (_, config) in Self.shapes {
+            let model = try Model(config: config, parameters: randomParameters(config, seed: 1, scale: 1))
+            for lay in model.layout where lay.kind == .gru { if lay.fusedN { fused += 1 } else { split += 1 } }
+        }
+        #expect(fused >= 2 && split >= 1, "fused \(fused), split \(split)")
+    }
+
     /// Every kind against the double reference: outputs and the raw state (h and c) at every
     /// step, from a random nonzero initial state (biases random too, so b_hn is nonzero).
     @Test(arguments: 0..<shapes.count)

@@ -36,7 +36,7 @@ func readText(_ path: String) -> String {
 /// Builds the design document's 10-20-5 FeedbackNet through the C API.
 func makeCModel(layers: [UInt32] = [20], acts: [Int32]? = nil, labels: [String]? = nil,
                 transform: Int32 = RECUR_OUTPUT_NONE) throws -> OpaquePointer {
-    var cfg = Recur.recur_model_default_config()
+    var cfg = Recur.defaultModelConfig()
     cfg.input_size = 10
     cfg.output_size = 5
     cfg.num_layers = UInt32(layers.count)
@@ -282,7 +282,7 @@ func withOptionalArray<R>(_ a: [UnsafePointer<CChar>?]?, _ body: (UnsafePointer<
         var out: OpaquePointer? = nil
         let params = [Float](repeating: 0.1, count: 1000)
         #expect(Recur.recur_model_create(nil, params, 10, &out) == RECUR_E_NULL_POINTER)
-        var cfg = Recur.recur_model_default_config()
+        var cfg = Recur.defaultModelConfig()
         #expect(Recur.recur_model_create(&cfg, params, 10, &out) == RECUR_E_BAD_CONFIG)  // no layers
         cfg.num_layers = 1
         #expect(Recur.recur_model_create(&cfg, params, 10, &out) == RECUR_E_NULL_POINTER)  // layer_sizes NULL
@@ -330,6 +330,70 @@ func withOptionalArray<R>(_ a: [UnsafePointer<CChar>?]?, _ body: (UnsafePointer<
         #expect(Recur.recur_model_load("/nonexistent/x.recur", nil, &out) == RECUR_E_IO)
         #expect(lastError().contains("/nonexistent/x.recur"))
         #expect(Recur.recur_model_load("/tmp", nil, &out) == RECUR_E_NOT_REGULAR_FILE)
+    }
+
+    /// Gated kinds through the C config (layer_kinds, proj_sizes, the 0.3.0 fields): created,
+    /// introspected per layer, and every bad kind/projection refused with RECUR_E_BAD_CONFIG.
+    @Test func gatedKindsThroughTheCConfig() {
+        let sizes: [UInt32] = [5, 4], proj: [UInt32] = [0, 2]
+        var kinds: [Int32] = [RECUR_LAYER_GRU_RESET_BEFORE, RECUR_LAYER_LSTM]
+        var cfg = Recur.defaultModelConfig()
+        cfg.input_size = 3
+        cfg.output_size = 2
+        cfg.num_layers = 2
+        sizes.withUnsafeBufferPointer { sp in
+            proj.withUnsafeBufferPointer { pp in
+                cfg.layer_sizes = sp.baseAddress
+                cfg.proj_sizes = pp.baseAddress
+                var n = 0
+                kinds.withUnsafeBufferPointer { kp in
+                    cfg.layer_kinds = kp.baseAddress
+                    #expect(Recur.recur_model_config_num_params(&cfg, &n) == RECUR_OK)
+                }
+                // gru-rb 5 on 3 inputs, lstm 4 (proj 2) on 5, head 2 on 2
+                #expect(n == (15 * 3 + 15 * 5 + 30) + (16 * 5 + 16 * 2 + 32 + 2 * 4) + 2 * 2 + 2)
+                let params = (0..<n).map { Float(($0 * 7) % 13) / 40 - 0.15 }
+                var out: OpaquePointer? = nil
+                kinds.withUnsafeBufferPointer { kp in
+                    cfg.layer_kinds = kp.baseAddress
+                    #expect(Recur.recur_model_create(&cfg, params, n, &out) == RECUR_OK)
+                }
+                var kind: Int32 = -1, p = 99, floats = 0
+                #expect(Recur.recur_model_layer_kind(out, 0, &kind, &p) == RECUR_OK && kind == RECUR_LAYER_GRU_RESET_BEFORE && p == 0)
+                #expect(Recur.recur_model_layer_kind(out, 1, &kind, &p) == RECUR_OK && kind == RECUR_LAYER_LSTM && p == 2)
+                #expect(Recur.recur_model_layer_kind(out, 2, &kind, &p) == RECUR_E_INDEX_OUT_OF_RANGE)
+                #expect(Recur.recur_model_state_floats(out, &floats) == RECUR_OK && floats == 5 + 2 + 4)
+                var back = [Float](repeating: 0, count: n)
+                #expect(Recur.recur_model_get_params(out, &back, n) == RECUR_OK && back == params)
+                Recur.recur_model_free(out)
+                for (bad, message) in [([Int32(RECUR_LAYER_GRU), 4], "layer_kinds[1] = 4"), ([-1, RECUR_LAYER_LSTM], "layer_kinds[0] = -1")] {
+                    kinds = bad
+                    kinds.withUnsafeBufferPointer { kp in
+                        cfg.layer_kinds = kp.baseAddress
+                        #expect(Recur.recur_model_create(&cfg, params, n, &out) == RECUR_E_BAD_CONFIG && out == nil)
+                        #expect(lastError().contains(message), "\(lastError())")
+                    }
+                }
+            }
+        }
+        // A projection on a GRU, one as large as the layer, an activation on a gated layer.
+        for (k, p, act, message) in [(RECUR_LAYER_GRU, UInt32(2), RECUR_ACT_TANH, "proj"), (RECUR_LAYER_LSTM, 4, RECUR_ACT_TANH, "proj"),
+                                     (RECUR_LAYER_LSTM, 0, RECUR_ACT_RELU, "activation")] {
+            let one: [UInt32] = [4], pr: [UInt32] = [p], kk: [Int32] = [k], aa: [Int32] = [act]
+            var c = Recur.defaultModelConfig()
+            c.input_size = 3
+            c.output_size = 2
+            c.num_layers = 1
+            var n = 0
+            one.withUnsafeBufferPointer { sp in pr.withUnsafeBufferPointer { pp in kk.withUnsafeBufferPointer { kp in aa.withUnsafeBufferPointer { ap in
+                c.layer_sizes = sp.baseAddress
+                c.proj_sizes = pp.baseAddress
+                c.layer_kinds = kp.baseAddress
+                c.activations = ap.baseAddress
+                #expect(Recur.recur_model_config_num_params(&c, &n) == RECUR_E_BAD_CONFIG)
+                #expect(lastError().lowercased().contains(message), "\(lastError())")
+            } } } }
+        }
     }
 
     /// While no field has been appended, the deprecated by-value defaults return exactly the

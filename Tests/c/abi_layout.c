@@ -1,5 +1,5 @@
-/* Prints the size and every field offset of the version-1 structs. Compiled once against the
- * frozen 0.1.0 header (Tests/c/abi_v1/recur.h) and once against include/recur.h; run.sh
+/* Prints the size and every field offset of the version-1 structs. Compiled against the
+ * frozen 0.1.0 and 0.2.0 headers (Tests/c/abi_v1, abi_v2) and against include/recur.h; run.sh
  * requires the same output (fields only ever appended, the by-value structs unchanged). */
 #include <recur.h>
 #include <stddef.h>

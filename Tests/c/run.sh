@@ -49,14 +49,21 @@ cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic Tests/c/test_train.c $(pkg-confi
    -Wl,-rpath,"$prefix/lib" -lm -o "$work/test_train"
 if "$work/test_train" "$work"; then ok "test_train"; else bad "test_train"; fi
 
-# 5c. The ABI promise: a program built against the frozen 0.1.0 header (ABI version 1) runs on
-#     this library, and every version-1 field keeps its offset.
+# 5c. The ABI promise: programs built against the frozen 0.1.0 and 0.2.0 headers (ABI version 1)
+#     run on this library (test_api wrote $work/gated.recur), and every version-1 field keeps its
+#     offset in both.
 cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic -I Tests/c/abi_v1 Tests/c/test_abi_v1.c -L"$prefix/lib" -lrecur \
    -Wl,-rpath,"$prefix/lib" -lm -o "$work/test_abi_v1"
 if "$work/test_abi_v1" models/vowels-5speakers.recur; then ok "ABI v1 client (frozen 0.1.0 header) on this library"; else bad "ABI v1 client"; fi
+cc -std=c99 -O1 -Wall -Wextra -Werror -pedantic -I Tests/c/abi_v2 Tests/c/test_abi_v2.c -L"$prefix/lib" -lrecur \
+   -Wl,-rpath,"$prefix/lib" -lm -o "$work/test_abi_v2"
+if [ -f "$work/gated.recur" ] && "$work/test_abi_v2" models/vowels-5speakers.recur "$work/gated.recur"; then
+  ok "ABI 0.2.0 client (frozen header, config without the 0.3.0 fields) on this library, GRU/LSTM file included"
+else bad "ABI 0.2.0 client"; fi
 cc -std=c99 -Wall -Wextra -Werror -I Tests/c/abi_v1 Tests/c/abi_layout.c -o "$work/layout_v1"
+cc -std=c99 -Wall -Wextra -Werror -I Tests/c/abi_v2 Tests/c/abi_layout.c -o "$work/layout_v2"
 cc -std=c99 -Wall -Wextra -Werror -I "$prefix/include" Tests/c/abi_layout.c -o "$work/layout_now"
-if diff <("$work/layout_v1") <("$work/layout_now") >/dev/null; then ok "struct layouts: every version-1 field at its 0.1.0 offset ($("$work/layout_now" | wc -l) checked)"
+if diff <("$work/layout_v1") <("$work/layout_now") >/dev/null && diff <("$work/layout_v2") <("$work/layout_now") >/dev/null; then ok "struct layouts: every version-1 field at its 0.1.0 offset ($("$work/layout_now" | wc -l) checked)"
 else bad "struct layouts changed:"; diff <("$work/layout_v1") <("$work/layout_now") || true; fi
 
 # 6. Stepping allocates nothing (malloc interposed and counted).

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                                                      \
-    do {                                                                                                 \
-        if (cond) passed++;                                                                              \
-        else {                                                                                           \
-            failed++;                                                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, recur_last_error_message()); \
-        }                                                                                                \
-    } while (0)
+#include "check.h"
 
 static int calls = 0;
 static int32_t on_progress(const recur_progress *p, void *user) {

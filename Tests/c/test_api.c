@@ -228,11 +228,228 @@ static void test_struct_sizes(void) {
     }
 }
 
+/* Gated layers through the C API: a GRU (PyTorch's) over an LSTM with a 3-unit projection,
+ * created from one float array in the documented order and checked against this file's own
+ * double reference of the two cells (written from the equations in recur.h). */
+enum { GI = 5, GH = 6, LH = 5, LP = 3, GO = 4 };
+static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+typedef struct {
+    const float *p;
+    double h1[GH], h2[LP], c2[LH];
+} gated_ref;
+
+static void gated_ref_step(gated_ref *r, const float *x, double *y) {
+    const float *Wi = r->p, *Wh = Wi + 3 * GH * GI, *bi = Wh + 3 * GH * GH, *bh = bi + 3 * GH;
+    double g1[GH];
+    for (int u = 0; u < GH; u++) {
+        double a[3], b[3];
+        for (int k = 0; k < 3; k++) {
+            int row = k * GH + u;
+            a[k] = bi[row];
+            b[k] = bh[row];
+            for (int j = 0; j < GI; j++) a[k] += (double)Wi[row * GI + j] * x[j];
+            for (int j = 0; j < GH; j++) b[k] += (double)Wh[row * GH + j] * r->h1[j];
+        }
+        double rr = sig(a[0] + b[0]), z = sig(a[1] + b[1]), n = tanh(a[2] + rr * b[2]);
+        g1[u] = (1 - z) * n + z * r->h1[u];
+    }
+    memcpy(r->h1, g1, sizeof g1);
+    const float *Li = bh + 3 * GH, *Lh = Li + 4 * LH * GH, *lbi = Lh + 4 * LH * LP, *lbh = lbi + 4 * LH, *Pr = lbh + 4 * LH;
+    double m[LH];
+    for (int u = 0; u < LH; u++) {
+        double a[4];
+        for (int k = 0; k < 4; k++) {
+            int row = k * LH + u;
+            a[k] = (double)lbi[row] + lbh[row];
+            for (int j = 0; j < GH; j++) a[k] += (double)Li[row * GH + j] * r->h1[j];
+            for (int j = 0; j < LP; j++) a[k] += (double)Lh[row * LP + j] * r->h2[j];
+        }
+        r->c2[u] = sig(a[1]) * r->c2[u] + sig(a[0]) * tanh(a[2]);
+        m[u] = sig(a[3]) * tanh(r->c2[u]);
+    }
+    for (int q = 0; q < LP; q++) {
+        double s = 0;
+        for (int u = 0; u < LH; u++) s += (double)Pr[q * LH + u] * m[u];
+        r->h2[q] = s;
+    }
+    const float *Wo = Pr + LP * LH, *bo = Wo + GO * LP;
+    for (int o = 0; o < GO; o++) {
+        double s = bo[o];
+        for (int j = 0; j < LP; j++) s += (double)Wo[o * LP + j] * r->h2[j];
+        y[o] = s;
+    }
+}
+
+static void gated_config(recur_model_config *c, uint32_t *sizes, int32_t *kinds, uint32_t *proj) {
+    recur_model_config_init(c, sizeof *c);
+    sizes[0] = GH, sizes[1] = LH;
+    kinds[0] = RECUR_LAYER_GRU, kinds[1] = RECUR_LAYER_LSTM;
+    proj[0] = 0, proj[1] = LP;
+    c->input_size = GI;
+    c->num_layers = 2;
+    c->layer_sizes = sizes;
+    c->output_size = GO;
+    c->layer_kinds = kinds;
+    c->proj_sizes = proj;
+}
+
+static void test_gated(const char *dir) {
+    recur_model_config c;
+    uint32_t sizes[2], proj[2];
+    int32_t kinds[2];
+    gated_config(&c, sizes, kinds, proj);
+    size_t n = 0;
+    const size_t expect = (3 * GH * GI + 3 * GH * GH + 6 * GH) + (4 * LH * GH + 4 * LH * LP + 8 * LH + LP * LH) + GO * LP + GO;
+    CHECK(recur_model_config_num_params(&c, &n) == RECUR_OK && n == expect);
+    static float p[2048];
+    for (size_t i = 0; i < n; i++) p[i] = frand(0.45f);
+    recur_model *m = NULL;
+    CHECK(recur_model_create(&c, p, n, &m) == RECUR_OK);
+    if (!m) return;
+
+    /* Introspection and parameters back in the same order. */
+    int32_t kind = -1, act = -1;
+    size_t size = 0, ps = 99, floats = 0, layers = 0;
+    CHECK(recur_model_num_layers(m, &layers) == RECUR_OK && layers == 2);
+    CHECK(recur_model_layer_kind(m, 0, &kind, &ps) == RECUR_OK && kind == RECUR_LAYER_GRU && ps == 0);
+    CHECK(recur_model_layer_kind(m, 1, &kind, &ps) == RECUR_OK && kind == RECUR_LAYER_LSTM && ps == LP);
+    CHECK(recur_model_layer_kind(m, 1, NULL, NULL) == RECUR_OK);
+    CHECK(recur_model_layer_kind(m, 2, &kind, &ps) == RECUR_E_INDEX_OUT_OF_RANGE);
+    CHECK(recur_model_layer_kind(NULL, 0, &kind, &ps) == RECUR_E_NULL_POINTER);
+    CHECK(recur_model_layer(m, 1, &size, &act) == RECUR_OK && size == LH && act == RECUR_ACT_TANH);
+    CHECK(recur_model_state_floats(m, &floats) == RECUR_OK && floats == GH + LP + LH);
+    static float back[2048];
+    CHECK(recur_model_get_params(m, back, n) == RECUR_OK && memcmp(back, p, n * sizeof(float)) == 0);
+
+    /* Steps against the double reference, from a nonzero state set through set_hidden
+     * (layout: GRU h, then LSTM h (P floats), then its c). */
+    recur_session *s = NULL;
+    CHECK(recur_session_create(m, &s) == RECUR_OK);
+    gated_ref r;
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    float h0[GH + LP + LH];
+    for (int i = 0; i < GH + LP + LH; i++) h0[i] = frand(0.8f);
+    for (int i = 0; i < GH; i++) r.h1[i] = h0[i];
+    for (int i = 0; i < LP; i++) r.h2[i] = h0[GH + i];
+    for (int i = 0; i < LH; i++) r.c2[i] = h0[GH + LP + i];
+    CHECK(recur_session_set_hidden(s, h0, GH + LP + LH) == RECUR_OK);
+    float got[GH + LP + LH];
+    CHECK(recur_session_get_hidden(s, got, GH + LP + LH) == RECUR_OK && memcmp(got, h0, sizeof got) == 0);
+    double worst = 0, scale = 0;
+    float xs[200 * GI], ys[200 * GO];
+    for (int i = 0; i < 200 * GI; i++) xs[i] = frand(1.5f);
+    for (int t = 0; t < 200; t++) {
+        float y[GO];
+        double yr[GO];
+        CHECK(recur_session_step(s, xs + t * GI, GI, y, GO) == RECUR_OK);
+        gated_ref_step(&r, xs + t * GI, yr);
+        for (int o = 0; o < GO; o++) {
+            ys[t * GO + o] = y[o];
+            worst = fmax(worst, fabs(y[o] - yr[o]));
+            scale = fmax(scale, fabs(yr[o]));
+        }
+    }
+    CHECK(worst <= 1e-5 * scale);
+    CHECK(recur_session_get_hidden(s, got, GH + LP + LH) == RECUR_OK);
+    double cerr = 0;
+    for (int i = 0; i < LH; i++) cerr = fmax(cerr, fabs(got[GH + LP + i] - r.c2[i]));
+    CHECK(cerr <= 1e-5);
+    printf("gated C reference (gru-6 over lstm-5 proj 3, 200 steps): max |y - ref| %.2e of max |ref| %.2e, cell %.2e\n",
+           worst, scale, cerr);
+
+    /* Save, load: the same outputs bit for bit; run == the steps; a batch of 5 == 5 sessions. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/gated.recur", dir);
+    CHECK(recur_model_save(m, path, NULL) == RECUR_OK);
+    recur_model *m2 = NULL;
+    CHECK(recur_model_load(path, NULL, &m2) == RECUR_OK);
+    recur_session *s2 = NULL, *b = NULL;
+    CHECK(m2 && recur_session_create(m2, &s2) == RECUR_OK && recur_session_set_hidden(s2, h0, GH + LP + LH) == RECUR_OK);
+    static float ys2[200 * GO];
+    CHECK(recur_session_run(s2, xs, 200 * GI, 200, ys2, 200 * GO) == RECUR_OK);
+    CHECK(memcmp(ys, ys2, sizeof ys) == 0);
+    CHECK(recur_session_create_batch(m2, 5, &b) == RECUR_OK);
+    recur_session *one[5];
+    for (int k = 0; k < 5; k++) CHECK(recur_session_create(m2, &one[k]) == RECUR_OK);
+    float bworst = 0;
+    for (int t = 0; t < 30; t++) {
+        float bx[5 * GI], by[5 * GO], sy[GO];
+        for (int i = 0; i < 5 * GI; i++) bx[i] = xs[(t * 5 * GI + i) % (200 * GI)];
+        if (t == 12) CHECK(recur_session_reset_stream(b, 2) == RECUR_OK && recur_session_reset(one[2]) == RECUR_OK);
+        CHECK(recur_session_step(b, bx, 5 * GI, by, 5 * GO) == RECUR_OK);
+        for (int k = 0; k < 5; k++) {
+            CHECK(recur_session_step(one[k], bx + k * GI, GI, sy, GO) == RECUR_OK);
+            for (int o = 0; o < GO; o++) bworst = fmaxf(bworst, fabsf(sy[o] - by[k * GO + o]));
+        }
+    }
+    for (int k = 0; k < 5; k++) recur_session_free(one[k]);
+    int same = bworst <= 1e-5f * (float)(scale + 1);
+    CHECK(same);
+    /* int8 weights: the same kinds, close to float32. */
+    recur_model_config cq;
+    uint32_t qs[2], qp[2];
+    int32_t qk[2];
+    gated_config(&cq, qs, qk, qp);
+    cq.weight_dtype = RECUR_DTYPE_I8;
+    recur_model *mq = NULL;
+    recur_session *sq = NULL;
+    CHECK(recur_model_create(&cq, p, n, &mq) == RECUR_OK && recur_session_create(mq, &sq) == RECUR_OK);
+    /* Its kernels against the reference on its own (dequantised) weights; the int8 rows stay
+     * within half a step of the float32 weights. */
+    static float pq[2048];
+    CHECK(mq && recur_model_get_params(mq, pq, n) == RECUR_OK);
+    double werr = 0, qerr = 0, qscale = 0;
+    for (size_t i = 0; i < n; i++) werr = fmax(werr, fabs(pq[i] - p[i]));
+    CHECK(werr > 0 && werr <= 0.45 / 127 * 0.5 * 1.001);
+    if (sq) {
+        gated_ref rq;
+        memset(&rq, 0, sizeof rq);
+        rq.p = pq;
+        for (int i = 0; i < GH; i++) rq.h1[i] = h0[i];
+        for (int i = 0; i < LP; i++) rq.h2[i] = h0[GH + i];
+        for (int i = 0; i < LH; i++) rq.c2[i] = h0[GH + LP + i];
+        CHECK(recur_session_set_hidden(sq, h0, GH + LP + LH) == RECUR_OK);
+        for (int t = 0; t < 200; t++) {
+            float y[GO];
+            double yr[GO];
+            CHECK(recur_session_step(sq, xs + t * GI, GI, y, GO) == RECUR_OK);
+            gated_ref_step(&rq, xs + t * GI, yr);
+            for (int o = 0; o < GO; o++) qerr = fmax(qerr, fabs(y[o] - yr[o])), qscale = fmax(qscale, fabs(yr[o]));
+        }
+    }
+    printf("gated int8: weights within %.2e of float32; outputs within %.2e of the reference on those weights\n", werr, qerr);
+    CHECK(qerr <= 1e-5 * qscale);
+
+    /* Bad configs: each a BAD_CONFIG with a message, nothing created. */
+    recur_model *bad = NULL;
+    int32_t acts[2] = {RECUR_ACT_RELU, RECUR_ACT_TANH};
+    c.activations = acts;
+    CHECK(recur_model_create(&c, p, n, &bad) == RECUR_E_BAD_CONFIG && bad == NULL);
+    c.activations = NULL;
+    proj[1] = LH;
+    CHECK(recur_model_config_num_params(&c, &n) == RECUR_E_BAD_CONFIG);
+    proj[1] = 0, proj[0] = 2;
+    CHECK(recur_model_config_num_params(&c, &n) == RECUR_E_BAD_CONFIG);
+    proj[0] = 0, kinds[1] = 9;
+    CHECK(recur_model_config_num_params(&c, &n) == RECUR_E_BAD_CONFIG && strstr(recur_last_error_message(), "kind") != NULL);
+
+    recur_session_free(sq);
+    recur_model_free(mq);
+    recur_session_free(b);
+    recur_session_free(s2);
+    recur_model_free(m2);
+    recur_session_free(s);
+    recur_model_free(m);
+}
+
 int main(int argc, char **argv) {
     test_last_error_is_per_thread();
     test_kernels_name();
     test_struct_sizes();
     const char *dir = argc > 1 ? argv[1] : "/tmp";
+    test_gated(dir);
     float params[1000];
     size_t n = 0;
 

@@ -9,16 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (cond) passed++;                                                                  \
-        else {                                                                               \
-            failed++;                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond,   \
-                    recur_last_error_message());                                             \
-        }                                                                                    \
-    } while (0)
+#include "check.h"
 
 static uint64_t rs = 7;
 static float frand(void) {

@@ -20,12 +20,37 @@ struct ProductSpec: Sendable {
     let output: Sink
 }
 
+/// A layer's products (1 to 3), stored inline so a `LayerLayout` is plain data: reading one in
+/// the step copies no array and retains nothing.
+struct ProductList: RandomAccessCollection, Sendable {
+    private let p0: ProductSpec, p1: ProductSpec, p2: ProductSpec
+    let count: Int
+
+    init(_ list: [ProductSpec]) {
+        // 1 ... 3 products (LayerLayout.make builds every list); unused slots repeat the first.
+        count = Swift.min(list.count, 3)
+        p0 = list[0]
+        p1 = list.count > 1 ? list[1] : list[0]
+        p2 = list.count > 2 ? list[2] : list[0]
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+    subscript(k: Int) -> ProductSpec { k == 0 ? p0 : k == 1 ? p1 : p2 }
+}
+
 /// Where one layer's weights sit in the model's padded buffer, and the products of its step.
 ///
 /// Rows hold `[W row (inputPad) | U row (recurPad)]`. Elman: H rows, then the bias (sizePad).
 /// Gated layers stack their gate blocks each padded to sizePad rows (so each gate's outputs are
 /// aligned), then b_ih, b_hh and their sum (gates x sizePad each), then for a projected LSTM the
 /// P projection rows (sizePad floats each) and a zero bias (projPad).
+///
+/// A small GRU (`fusedN`: sizePad x stride <= `LayerLayout.fuseLimit`) stacks a fourth block so
+/// its whole step is one product: r, z rows `[W | U]`, then n's input rows `[W_in | 0]` and n's
+/// recurrent rows `[0 | W_hn]` (the reset gate multiplies only the latter). That is a third more
+/// multiply-adds than the three products of a large GRU, and cheaper while the layer is small
+/// enough for the products' fixed cost to dominate (GRU-16: see bench/README.md).
 @usableFromInline
 struct LayerLayout: Sendable {
     let kind: LayerKind
@@ -43,13 +68,20 @@ struct LayerLayout: Sendable {
     let biasOffset: Int  // elman: the bias; gated: b_ih, then b_hh, then b_ih + b_hh
     let projOffset: Int
     let scaleOffset: Int  // int8: W-row scales (gates x sizePad), U-row scales (same), projection rows
-    let products: [ProductSpec]
+    let products: ProductList
     /// Floats of per-stream gate scratch the step of this layer uses (0 for elman).
     let gateFloats: Int
+    /// A small GRU's single product (see above): n's recurrent rows are a fourth block.
+    let fusedN: Bool
+
+    /// Largest sizePad x stride of a GRU that uses the fused single product.
+    static let fuseLimit = 1024
 
     var gates: Int { kind.gates }
+    /// Stacked row blocks of the weight matrix: the gates, plus one for a fused GRU's n_h rows.
+    var blocks: Int { kind.gates + (fusedN ? 1 : 0) }
     /// Padded rows of the stacked weight block (elman: sizePad, as its scales are laid out).
-    var rowsPad: Int { kind.gates * sizePad }
+    var rowsPad: Int { blocks * sizePad }
     var biasInOffset: Int { biasOffset }
     var biasRecOffset: Int { biasOffset + rowsPad }
     var biasSumOffset: Int { biasOffset + 2 * rowsPad }
@@ -65,7 +97,8 @@ struct LayerLayout: Sendable {
         let i = config.layerInputSize(l), h = layer.size, r = layer.outputWidth, p = layer.projSize
         let ip = Kernels.pad8(i), hp = Kernels.pad8(h), rp = Kernels.pad8(r), pp = Kernels.pad8(p)
         let stride = ip + rp
-        let g = layer.kind.gates
+        let fused = layer.kind == .gru && hp * stride <= LayerLayout.fuseLimit
+        let g = layer.kind.gates + (fused ? 1 : 0)
         let rowsPad = g * hp
         let w = base
         var end = base
@@ -88,7 +121,12 @@ struct LayerLayout: Sendable {
             let sum = biasOffset + 2 * rowsPad, bIn = biasOffset, bRec = biasOffset + rowsPad
             // r and z from [x | h] at once; n's input and recurrent halves apart, since the reset
             // gate multiplies only the recurrent one: gates scratch = [r | z | W_in x | W_hn · | v].
-            products = [
+            // Fused: all four blocks in one product, whose bias is the sum area with b_in and
+            // b_hn in blocks 2 and 3 (`Model` fills it).
+            products = fused ? [
+                ProductSpec(w: w, stride: stride, rows: 4 * hp, cols: stride, split: ip, scaleA: scales,
+                            scaleB: scales + rowsPad, bias: sum, input: .z(0), output: .gates(0))
+            ] : [
                 ProductSpec(w: w, stride: stride, rows: 2 * hp, cols: stride, split: ip, scaleA: scales,
                             scaleB: scales + rowsPad, bias: sum, input: .z(0), output: .gates(0)),
                 ProductSpec(w: w + 2 * hp * stride, stride: stride, rows: hp, cols: ip, split: ip,
@@ -122,7 +160,8 @@ struct LayerLayout: Sendable {
         let lay = LayerLayout(
             kind: layer.kind, activation: layer.activation, inputSize: i, size: h, recur: r, proj: p, inputPad: ip,
             sizePad: hp, recurPad: rp, projPad: pp, stride: stride, weightOffset: w, biasOffset: biasOffset,
-            projOffset: projOffset, scaleOffset: scales, products: products, gateFloats: gateFloats)
+            projOffset: projOffset, scaleOffset: scales, products: ProductList(products), gateFloats: gateFloats,
+            fusedN: fused)
         return (lay, end, scales + 2 * rowsPad + pp)
     }
 
@@ -141,7 +180,8 @@ struct LayerLayout: Sendable {
         }
         for g in 0..<gates { for r in 0..<size { run(weightOffset + (g * hp + r) * stride, inputSize, scaleOffset + g * hp + r) } }
         for g in 0..<gates {
-            for r in 0..<size { run(weightOffset + (g * hp + r) * stride + inputPad, recur, scaleOffset + rowsPad + g * hp + r) }
+            let b = fusedN && g == 2 ? 3 : g  // a fused GRU's W_hn rows are block 3
+            for r in 0..<size { run(weightOffset + (b * hp + r) * stride + inputPad, recur, scaleOffset + rowsPad + b * hp + r) }
         }
         for g in 0..<gates { run(biasInOffset + g * hp, size, nil) }
         for g in 0..<gates { run(biasRecOffset + g * hp, size, nil) }
@@ -347,6 +387,11 @@ public final class Model: @unchecked Sendable {
             }
             if lay.kind != .elman {
                 for k in 0..<lay.rowsPad { buf[lay.biasSumOffset + k] = buf[lay.biasInOffset + k] + buf[lay.biasRecOffset + k] }
+            }
+            if lay.fusedN {  // the single product's bias: [b_r sum | b_z sum | b_in | b_hn]
+                let hp = lay.sizePad
+                (buf + lay.biasSumOffset + 2 * hp).update(from: buf + lay.biasInOffset + 2 * hp, count: hp)
+                (buf + lay.biasSumOffset + 3 * hp).update(from: buf + lay.biasRecOffset + 2 * hp, count: hp)
             }
         }
         let h = config.lastLayerSize

@@ -286,6 +286,7 @@ public final class Session {
         for b in 0..<B {
             (state + b * streamStride).update(from: x + b * nIn, count: nIn)
         }
+        let pool = self.pool  // read once (a class var: each read is an exclusivity check)
         if let p = pool, B >= Session.streamSplitMin * threads, model.weightCount <= Session.streamSplitMaxWeights {
             // Enough streams: each thread steps its own streams through every layer and the
             // head (one fork-join per step; every output is computed exactly as on one thread).
@@ -324,6 +325,8 @@ public final class Session {
         guard n > 0 else { return }
         let q8 = model.qweights
         let sc = model.qscales
+        // Class `var`s read once (each read of one is a dynamic exclusivity check).
+        let scratchStride = self.scratchStride
         let scratch = rowsOnPool ? qscratch : qscratch.map { $0 + worker * scratchStride }
         for l in 0..<nLayers {
             let L = lay[l]

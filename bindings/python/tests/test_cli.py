@@ -33,6 +33,32 @@ def test_inspect_text_and_json():
     assert j["labels"][0] == "speaker 1" and j["checksums"] == "ok" and j["file_bytes"] == MODEL.stat().st_size
 
 
+def test_gated_models_inspect_and_run(tmp_path):
+    """inspect names each layer's kind (text and JSON); run streams a GRU/LSTM model, and
+    --state-out/--state-in carry the LSTM cell state across invocations."""
+    from recur.format import Checkpoint, tensor_specs
+    layers = [(8, "gru"), (6, "gru_reset_before"), (7, "lstm", 3), (5, "tanh")]
+    rng = np.random.default_rng(2)
+    tensors = {n: rng.uniform(-0.5, 0.5, shape).astype(np.float32) for n, shape, _ in tensor_specs(4, layers, 3)}
+    path = tmp_path / "g.recur"
+    Checkpoint(4, layers, 3, tensors).to_model().save(path)
+    text = run("inspect", path).stdout
+    assert "layer 0      8 gru\n" in text and "layer 1      6 gru_reset_before" in text
+    assert "layer 2      7 lstm, projected to 3" in text and "layer 3      5 tanh (feedback)" in text
+    j = json.loads(run("inspect", "--json", path).stdout)
+    assert j["layers"] == [{"kind": "gru", "size": 8}, {"kind": "gru_reset_before", "size": 6},
+                           {"kind": "lstm", "size": 7, "proj_size": 3}, {"kind": "elman", "size": 5, "activation": "tanh"}]
+    m = recur.Model.load(path)
+    xs = rng.standard_normal((6, 4)).astype(np.float32)
+    expected = m.session().run(xs)
+    csv = "\n".join(",".join(repr(float(v)) for v in row) for row in xs)
+    out = run("run", path, "-", input=csv).stdout.split()
+    assert np.allclose(np.array([[float(v) for v in line.split(",")] for line in out]), expected, atol=1e-6)
+    run("run", path, "-", "--state-out", tmp_path / "s.bin", input="\n".join(csv.splitlines()[:3]))
+    resumed = run("run", path, "-", "--state-in", tmp_path / "s.bin", input="\n".join(csv.splitlines()[3:])).stdout.split()
+    assert resumed == out[3:]
+
+
 def test_inspect_bad_files(tmp_path):
     bad = tmp_path / "bad.recur"
     data = bytearray(MODEL.read_bytes())
@@ -246,7 +272,7 @@ def test_inspect_adapters_and_the_format_hint(tmp_path):
     assert "5 outputs, transform softmax" in r.stdout and "speaker 5" in r.stdout
     j = json.loads(run("inspect", "--json", adapter).stdout)
     assert j["kind"] == "adapter" and j["base_body_fingerprint"] == f"{m.fingerprint[0]:016x}"
-    assert j["base_layers"] == [{"size": 64, "activation": "tanh"}] and j["output_size"] == 5
+    assert j["base_layers"] == [{"kind": "elman", "size": 64, "activation": "tanh"}] and j["output_size"] == 5
     assert json.loads(run("inspect", "--json", MODEL).stdout)["kind"] == "model"
     # An adapter where a model is expected says what it is and where the format is described.
     r = run("run", adapter, "-", input="0,0,0,0,0,0,0,0,0,0,0,0\n", ok=False)

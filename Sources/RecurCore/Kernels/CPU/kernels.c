@@ -324,6 +324,10 @@ AVX2 static inline int32_t hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/* A 128-bit vector in the low half of a 256-bit one whose high half is zero (a plain
+ * _mm256_castsi128_si256 leaves the high half undefined: whatever the register held). */
+AVX2 static inline __m256i zext128(__m128i v) { return _mm256_inserti128_si256(_mm256_setzero_si256(), v, 0); }
+
 /* Sum over columns [lo, hi) (multiples of 8) of 4 rows, in float (int32 blocks of 512 columns: |sum| <= 512*127*32767 < 2^31). */
 AVX2 static inline void seg4(const int8_t *p0, size_t stride, const int16_t *xq, size_t lo, size_t hi, float *res) {
     const int8_t *p1 = p0 + stride, *p2 = p1 + stride, *p3 = p2 + stride;
@@ -342,10 +346,10 @@ AVX2 static inline void seg4(const int8_t *p0, size_t stride, const int16_t *xq,
         }
         if (k < e) { /* 8 columns left */
             __m128i v = _mm_loadu_si128((const __m128i *)(xq + k));
-            a0 = _mm256_add_epi32(a0, _mm256_castsi128_si256(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p0 + k))), v)));
-            a1 = _mm256_add_epi32(a1, _mm256_castsi128_si256(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p1 + k))), v)));
-            a2 = _mm256_add_epi32(a2, _mm256_castsi128_si256(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p2 + k))), v)));
-            a3 = _mm256_add_epi32(a3, _mm256_castsi128_si256(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p3 + k))), v)));
+            a0 = _mm256_add_epi32(a0, zext128(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p0 + k))), v)));
+            a1 = _mm256_add_epi32(a1, zext128(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p1 + k))), v)));
+            a2 = _mm256_add_epi32(a2, zext128(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p2 + k))), v)));
+            a3 = _mm256_add_epi32(a3, zext128(_mm_madd_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(p3 + k))), v)));
         }
         f0 += (float)hsum_i32(a0);
         f1 += (float)hsum_i32(a1);

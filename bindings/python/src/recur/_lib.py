@@ -72,6 +72,8 @@ class ModelConfig(ctypes.Structure):
         ("num_metadata", c_size_t),
         ("metadata_keys", POINTER(c_char_p)),
         ("metadata_values", POINTER(c_char_p)),
+        ("layer_kinds", POINTER(c_int32)),
+        ("proj_sizes", POINTER(c_uint32)),
     ]
 
 
@@ -173,6 +175,8 @@ _SIGNATURES = {
     "recur_model_weight_dtype": (_status, [_MH, _P(c_int32)]),
     # recur_status recur_model_layer(const recur_model *, size_t index, size_t *size, int32_t *activation);
     "recur_model_layer": (_status, [_MH, c_size_t, _P(c_size_t), _P(c_int32)]),
+    # recur_status recur_model_layer_kind(const recur_model *, size_t index, int32_t *kind, size_t *proj_size);
+    "recur_model_layer_kind": (_status, [_MH, c_size_t, _P(c_int32), _P(c_size_t)]),
     "recur_model_num_labels": (_status, [_MH, _P(c_size_t)]),
     # recur_status recur_model_label(const recur_model *model, size_t index, const char **out);
     "recur_model_label": (_status, [_MH, c_size_t, _P(c_char_p)]),

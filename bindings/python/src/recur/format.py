@@ -23,7 +23,42 @@ from ._errors import STATUS, RecurError, make_error
 MAGIC = b"\x89RECUR\r\n"
 PREAMBLE = 40
 VERSION_MAJOR, VERSION_MINOR = 1, 0
+VERSION_MINOR_GATED = 1  # files with gated layers (which also list "gru" / "lstm" in requires)
+FEATURES = ("i8", "gru", "lstm")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
+#: Gated layer kinds (docs/FORMAT.md section 2.3); a plain feedback layer is named by its activation.
+KINDS = ("gru", "gru_reset_before", "lstm")
+GATES = {"gru": 3, "gru_reset_before": 3, "lstm": 4}
+FEATURE = {"gru": "gru", "gru_reset_before": "gru", "lstm": "lstm"}
+
+
+def normalize_layer(layer) -> tuple:
+    """A layer spec as the package writes it: ``size`` (elman tanh) or ``(size, activation)``
+    for a plain feedback layer, ``(size, "gru")``, ``(size, "gru_reset_before")``,
+    ``(size, "lstm")`` or ``(size, "lstm", proj_size)``. Returns ``(size, name)`` or
+    ``(size, "lstm", P)`` with P > 0."""
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        return (int(layer), "tanh")
+    t = tuple(layer)
+    if len(t) == 2:
+        return (int(t[0]), str(t[1]))
+    if len(t) == 3 and t[1] == "lstm":
+        return (int(t[0]), "lstm", int(t[2])) if int(t[2]) else (int(t[0]), "lstm")
+    raise ValueError(f"layer {layer!r} is not size, (size, activation or kind) or (size, 'lstm', proj_size)")
+
+
+def layer_kind(layer) -> str:
+    """"elman" or the gated kind."""
+    return layer[1] if layer[1] in KINDS else "elman"
+
+
+def layer_proj(layer) -> int:
+    return int(layer[2]) if len(layer) > 2 else 0
+
+
+def layer_width(layer) -> int:
+    """The layer's output (and recurrent) width: P for a projected LSTM, else its size."""
+    return layer_proj(layer) or int(layer[0])
 TRANSFORMS = ("none", "softmax", "sigmoid")
 ITEMSIZE = {"f32": 4, "f16": 2, "i8": 1}
 MAX_LAYERS, MAX_WIDTH = 64, 65536
@@ -65,6 +100,9 @@ class Checkpoint:
     weight_dtype: str = "f32"
     labels: List[str] = field(default_factory=list)
     metadata: Dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.layers = [normalize_layer(l) for l in self.layers]
 
     # -- shape ------------------------------------------------------------------------
 
@@ -133,21 +171,24 @@ class Checkpoint:
             planes += [(len(raw) - off) // ITEMSIZE[dt]] * ITEMSIZE[dt]
             table.append({"name": name, "dtype": dt, "shape": list(shape), "offset": off, "nbytes": len(raw) - off})
         payload = compress_planes(bytes(raw), planes, compression_level)
+        layers = [normalize_layer(l) for l in self.layers]
         model: Dict[str, Any] = {
             "input_size": self.input_size,
-            "layers": [{"size": s, "activation": a} for s, a in self.layers],
+            "layers": [_layer_json(l) for l in layers],
             "output_size": self.output_size,
             "output_transform": self.output_transform,
         }
         if self.labels:
             model["labels"] = list(self.labels)
+        requires = (["i8"] if wd == "i8" else []) + [f for f in ("gru", "lstm") if any(FEATURE.get(layer_kind(l)) == f for l in layers)]
+        gated = any(layer_kind(l) != "elman" for l in layers)
         header = {
-            "format": "recur", "requires": ["i8"] if wd == "i8" else [], "model": model, "metadata": dict(self.metadata),
+            "format": "recur", "requires": requires, "model": model, "metadata": dict(self.metadata),
             "payload": {"codec": "zlib", "filter": "byteshuffle", "weight_dtype": wd, "uncompressed_len": len(raw)},
             "tensors": table,
         }
         hb = _json_dump(header).encode("utf-8")
-        pre = MAGIC + struct.pack("<HHIIIQI", VERSION_MAJOR, VERSION_MINOR, 0, len(hb), zlib.crc32(hb),
+        pre = MAGIC + struct.pack("<HHIIIQI", VERSION_MAJOR, VERSION_MINOR_GATED if gated else VERSION_MINOR, 0, len(hb), zlib.crc32(hb),
                                   len(payload), zlib.crc32(payload))
         out = pre + struct.pack("<I", zlib.crc32(pre)) + hb + payload
         # Re-read before anyone trusts these bytes (writer protocol step 3).
@@ -169,10 +210,10 @@ class Checkpoint:
                             labels=self.labels or None, metadata=self.metadata or None)
 
     @classmethod
-    def from_parameters(cls, input_size: int, layers: Sequence[Tuple[int, str]], output_size: int,
+    def from_parameters(cls, input_size: int, layers: Sequence[Any], output_size: int,
                         parameters: np.ndarray, **kw: Any) -> "Checkpoint":
-        """Split a canonical parameter vector into named tensors."""
-        layers = [(int(s), a) for s, a in layers]
+        """Split a canonical parameter vector into named tensors (``recur_model_create`` order)."""
+        layers = [normalize_layer(l) for l in layers]
         p = np.asarray(parameters, dtype=np.float32).reshape(-1)
         tensors, off = {}, 0
         for name, shape, _ in tensor_specs(input_size, layers, output_size):
@@ -257,14 +298,35 @@ def _dequantise(name: str, codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return deq
 
 
-def tensor_specs(input_size: int, layers: Sequence[Tuple[int, str]], output_size: int):
+def tensor_specs(input_size: int, layers: Sequence[Any], output_size: int):
+    """(name, shape, is_matrix) of every tensor, in canonical (``recur_model_create``) order:
+    elman W, U, b; gated PyTorch's weight_ih, weight_hh, bias_ih, bias_hh (+ weight_hr)."""
     out = []
     prev = input_size
-    for l, (h, _) in enumerate(layers):
-        out += [(f"layers.{l}.w_in", (h, prev), True), (f"layers.{l}.w_rec", (h, h), True), (f"layers.{l}.bias", (h,), False)]
-        prev = h
+    for l, layer in enumerate(layers):
+        layer = normalize_layer(layer)
+        h, kind = layer[0], layer_kind(layer)
+        if kind == "elman":
+            out += [(f"layers.{l}.w_in", (h, prev), True), (f"layers.{l}.w_rec", (h, h), True), (f"layers.{l}.bias", (h,), False)]
+        else:
+            g, r = GATES[kind] * h, layer_width(layer)
+            out += [(f"layers.{l}.w_in", (g, prev), True), (f"layers.{l}.w_rec", (g, r), True),
+                    (f"layers.{l}.bias_in", (g,), False), (f"layers.{l}.bias_rec", (g,), False)]
+            if layer_proj(layer):
+                out.append((f"layers.{l}.w_proj", (layer_proj(layer), h), True))
+        prev = layer_width(layer)
     out += [("head.weight", (output_size, prev), True), ("head.bias", (output_size,), False)]
     return out
+
+
+def _layer_json(layer) -> Dict[str, Any]:
+    kind = layer_kind(layer)
+    if kind == "elman":
+        return {"size": layer[0], "activation": layer[1]}
+    o: Dict[str, Any] = {"kind": kind, "size": layer[0]}
+    if layer_proj(layer):
+        o["proj_size"] = layer_proj(layer)
+    return o
 
 
 def compress_planes(raw: bytes, planes: List[int], level: int) -> bytes:
@@ -471,11 +533,16 @@ def _check_config(input_size: int, layers, output_size: int, transform: str) -> 
         raise _fail("RECUR_E_BAD_CONFIG", f"input_size {input_size} is outside 1...{MAX_WIDTH}")
     if not 1 <= len(layers) <= MAX_LAYERS:
         raise _fail("RECUR_E_BAD_CONFIG", f"layer count {len(layers)} is outside 1...{MAX_LAYERS}")
-    for i, (s, a) in enumerate(layers):
+    for i, layer in enumerate(layers):
+        s, a = layer[0], layer[1]
         if not 1 <= s <= MAX_WIDTH:
             raise _fail("RECUR_E_BAD_CONFIG", f"layer {i} size {s} is outside 1...{MAX_WIDTH}")
-        if a not in ACTIVATIONS:
-            raise _fail("RECUR_E_BAD_CONFIG", f"layer {i} activation {a!r} is not tanh, relu, sigmoid or identity")
+        if a not in ACTIVATIONS and a not in KINDS:
+            raise _fail("RECUR_E_BAD_CONFIG", f"layer {i} activation {a!r} is not tanh, relu, sigmoid or identity "
+                                              f"(nor a cell kind: {', '.join(KINDS)})")
+        p = layer_proj(layer)
+        if p and (a != "lstm" or not 1 <= p < s):
+            raise _fail("RECUR_E_BAD_CONFIG", f"layer {i}: proj_size {p} needs an LSTM layer and 1...{s - 1}")
     if not 1 <= output_size <= MAX_WIDTH:
         raise _fail("RECUR_E_BAD_CONFIG", f"output_size {output_size} is outside 1...{MAX_WIDTH}")
     if transform not in TRANSFORMS:
@@ -648,14 +715,15 @@ def _check_header(top: Dict[str, Any], lim: Dict[str, int], payload_len: int) ->
     fmt = _str(top["format"], "format")
     if fmt != "recur":
         raise _fail("RECUR_E_SCHEMA", f"format is \"{fmt}\", expected \"recur\"")
-    requires_i8 = False
+    features = set()
     for i, r in enumerate(_arr(top["requires"], "requires")):
         feature = _str(r, f"requires[{i}]")
-        if feature != "i8":
+        if feature not in FEATURES:
             raise _fail("RECUR_E_UNSUPPORTED_FEATURE", f"checkpoint requires feature \"{feature}\" unknown to this reader")
-        if requires_i8:
-            raise _fail("RECUR_E_SCHEMA", "requires lists \"i8\" twice")
-        requires_i8 = True
+        if feature in features:
+            raise _fail("RECUR_E_SCHEMA", f"requires lists \"{feature}\" twice")
+        features.add(feature)
+    requires_i8 = "i8" in features
     pl = _obj(top["payload"], "payload")
     _keys(pl, ("codec", "filter", "weight_dtype", "uncompressed_len"), ("codec", "filter", "weight_dtype", "uncompressed_len"), "payload")
     if _str(pl["codec"], "payload.codec") != "zlib":
@@ -731,15 +799,12 @@ def _check_header(top: Dict[str, Any], lim: Dict[str, int], payload_len: int) ->
     lj = _arr(m["layers"], "model.layers")
     if not 1 <= len(lj) <= MAX_LAYERS:
         raise _fail("RECUR_E_BAD_CONFIG", f"model has {len(lj)} layers (allowed 1...{MAX_LAYERS})")
-    layers = []
-    for i, lv in enumerate(lj):
-        lo = _obj(lv, f"model.layers[{i}]")
-        _keys(lo, ("size", "activation"), ("size", "activation"), f"model.layers[{i}]")
-        size = _int(lo["size"], f"model.layers[{i}].size")
-        act = _str(lo["activation"], f"model.layers[{i}].activation")
-        if act not in ACTIVATIONS:
-            raise _fail("RECUR_E_BAD_CONFIG", f"model.layers[{i}].activation \"{act}\" is not tanh, relu, sigmoid or identity")
-        layers.append((size, act))
+    layers = [_read_layer(lv, f"model.layers[{i}]") for i, lv in enumerate(lj)]
+    for f in ("gru", "lstm"):
+        used = any(FEATURE.get(layer_kind(l)) == f for l in layers)
+        if used != (f in features):
+            raise _fail("RECUR_E_SCHEMA", f"the model has {f} layers but requires does not list \"{f}\"" if used
+                        else f"requires lists \"{f}\" but the model has no {f} layer")
     transform = _str(m["output_transform"], "model.output_transform")
     _check_config(input_size, layers, output_size, transform)
     labels: List[str] = []
@@ -781,6 +846,29 @@ def _check_header(top: Dict[str, Any], lim: Dict[str, int], payload_len: int) ->
             raise _fail("RECUR_E_MISSING_TENSOR", f"tensor {name} is missing")
     return dict(input_size=input_size, layers=layers, output_size=output_size, output_transform=transform,
                 weight_dtype=wd, labels=labels, metadata=dict(meta), uncompressed_len=ulen, tensors=entries)
+
+
+def _read_layer(lv: Any, what: str) -> tuple:
+    """One layer object, with the Swift reader's rules in its order."""
+    lo = _obj(lv, what)
+    if "kind" not in lo:
+        _keys(lo, ("size", "activation"), ("size", "activation"), what)
+        size = _int(lo["size"], f"{what}.size")
+        act = _str(lo["activation"], f"{what}.activation")
+        if act not in ACTIVATIONS:
+            raise _fail("RECUR_E_BAD_CONFIG", f"{what}.activation \"{act}\" is not tanh, relu, sigmoid or identity")
+        return (size, act)
+    kind = _str(lo["kind"], f"{what}.kind")
+    if kind not in KINDS:
+        raise _fail("RECUR_E_BAD_CONFIG", f"{what}.kind \"{kind}\" is not gru, gru_reset_before or lstm")
+    _keys(lo, ("kind", "size", "proj_size") if kind == "lstm" else ("kind", "size"), ("kind", "size"), what)
+    size = _int(lo["size"], f"{what}.size")
+    if "proj_size" in lo:
+        p = _int(lo["proj_size"], f"{what}.proj_size")
+        if not 1 <= p < size:
+            raise _fail("RECUR_E_BAD_CONFIG", f"{what}.proj_size {p} must be 1...{size - 1} (smaller than the layer)")
+        return (size, "lstm", p)
+    return (size, kind)
 
 
 def _inflate_exact(payload: bytes, expected: int) -> bytes:

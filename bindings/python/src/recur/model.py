@@ -16,6 +16,8 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 _F32 = np.dtype(np.float32)
 _STAGE_MAX = 4096  # floats: inputs up to 16 KiB are staged (copying is cheaper than .ctypes.data)
 TRANSFORMS = ("none", "softmax", "sigmoid")
+#: RECUR_LAYER_* order.
+LAYER_KINDS = ("elman", "gru", "gru_reset_before", "lstm")
 DTYPES = ("f32", "f16", "i8")
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -147,20 +149,29 @@ class Model(_Managed):
         return cls(h)
 
     @classmethod
-    def create(cls, input_size: int, layers: Sequence[Union[int, Tuple[int, str]]], output_size: int,
+    def create(cls, input_size: int, layers: Sequence[Union[int, Tuple]], output_size: int,
                parameters: ArrayLike, *, output_transform: str = "none", weight_dtype: str = "f32",
                labels: Optional[Sequence[str]] = None,
                metadata: Optional[Dict[str, str]] = None) -> "Model":
-        """Build a model from a config and all parameters in ``recur_model_create`` order
-        (per layer W (H x I), U (H x H), b (H); then Wo (O x H), bo (O))."""
+        """Build a model from a config and all parameters in ``recur_model_create`` order.
+
+        ``layers``: per layer ``size`` or ``(size, activation)`` (a plain feedback layer),
+        ``(size, "gru")``, ``(size, "gru_reset_before")``, ``(size, "lstm")`` or
+        ``(size, "lstm", proj_size)``. Parameters per layer: elman W (H x I), U (H x H), b (H);
+        gated PyTorch's weight_ih, weight_hh, bias_ih, bias_hh (+ weight_hr); then Wo, bo."""
+        from .format import KINDS, layer_kind, layer_proj, normalize_layer
+
         lib = _lib.lib()
-        sizes, acts = [], []
+        sizes, acts, kinds, projs = [], [], [], []
         for layer in layers:
-            size, act = (layer, "tanh") if isinstance(layer, (int, np.integer)) else layer
-            if act not in ACTIVATIONS:
-                raise ValueError(f"activation {act!r} is not one of {ACTIVATIONS}")
+            layer = normalize_layer(layer)
+            size, name = layer[0], layer[1]
+            if name not in ACTIVATIONS and name not in KINDS:
+                raise ValueError(f"layer {layer!r}: {name!r} is not an activation {ACTIVATIONS} or a kind {KINDS}")
             sizes.append(int(size))
-            acts.append(ACTIVATIONS.index(act))
+            acts.append(ACTIVATIONS.index(name) if name in ACTIVATIONS else 0)
+            kinds.append(LAYER_KINDS.index(layer_kind(layer)))
+            projs.append(layer_proj(layer))
         if output_transform not in TRANSFORMS:
             raise ValueError(f"output_transform {output_transform!r} is not one of {TRANSFORMS}")
         if weight_dtype not in DTYPES:
@@ -176,6 +187,10 @@ class Model(_Managed):
         c_acts = (ctypes.c_int32 * max(len(acts), 1))(*acts)
         cfg.layer_sizes = c_sizes
         cfg.activations = c_acts
+        c_kinds = (ctypes.c_int32 * max(len(kinds), 1))(*kinds)
+        c_projs = (ctypes.c_uint32 * max(len(projs), 1))(*projs)
+        cfg.layer_kinds = c_kinds
+        cfg.proj_sizes = c_projs
         cfg.output_transform = TRANSFORMS.index(output_transform)
         cfg.weight_dtype = DTYPES.index(weight_dtype)
         keep = []
@@ -226,17 +241,25 @@ class Model(_Managed):
 
     @property
     def state_size(self) -> int:
-        """Floats of recurrent state per stream (sum of layer sizes)."""
+        """Floats of recurrent state per stream: per layer its output width, plus its size for
+        an LSTM's cell state (the layout of ``Session.hidden``: per layer h, then c)."""
         return self._size(self._lib.recur_model_state_floats)
 
     @property
-    def layers(self) -> List[Tuple[int, str]]:
-        """``[(size, activation), ...]`` per feedback layer."""
+    def layers(self) -> List[tuple]:
+        """Per layer ``(size, activation)`` (plain feedback layers), ``(size, "gru")``,
+        ``(size, "gru_reset_before")``, ``(size, "lstm")`` or ``(size, "lstm", proj_size)``."""
         out = []
         for i in range(self._size(self._lib.recur_model_num_layers)):
-            size, act = c_size_t(), c_int32()
+            size, act, kind, proj = c_size_t(), c_int32(), c_int32(), c_size_t()
             _check(self._lib.recur_model_layer(self.handle, i, byref(size), byref(act)))
-            out.append((size.value, ACTIVATIONS[act.value]))
+            _check(self._lib.recur_model_layer_kind(self.handle, i, byref(kind), byref(proj)))
+            if kind.value == 0:
+                out.append((size.value, ACTIVATIONS[act.value]))
+            elif proj.value:
+                out.append((size.value, "lstm", proj.value))
+            else:
+                out.append((size.value, LAYER_KINDS[kind.value]))
         return out
 
     @property

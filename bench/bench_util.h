@@ -34,7 +34,7 @@ static double median(double *v, int n) {
 }
 
 /* The common options: --quick (fewer repeats) and --json PATH (machine-readable results). */
-static void bench_args(int argc, char **argv, int *quick, const char **json) {
+static inline void bench_args(int argc, char **argv, int *quick, const char **json) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) *quick = 1;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) *json = argv[++i];

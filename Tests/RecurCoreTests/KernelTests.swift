@@ -7,6 +7,29 @@ import Glibc
 #endif
 
 @Suite struct KernelTests {
+    /// The step's short-vector copy moves exactly `count` floats between buffers at any float
+    /// alignment (the caller's inputs may sit anywhere), touching nothing past them.
+    @Test func copyAtAnyAlignment() {
+        let buf = UnsafeMutablePointer<Float>.allocate(capacity: 1200)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: 1200)
+        defer { buf.deallocate(); out.deallocate() }
+        for i in 0..<1200 { buf[i] = Float(i) + 0.5 }
+        for count in [0, 1, 7, 8, 9, 16, 23, 256, 257, 1000] {
+            for so in 0..<8 {
+                for d in 0..<8 {
+                    out.update(repeating: -1, count: 1200)
+                    Kernels.copy(buf + so, into: out + d, count: count)
+                    var ok = true
+                    for i in 0..<1200 {
+                        let want: Float = i >= d && i < d + count ? buf[so + i - d] : -1
+                        if out[i] != want { ok = false }
+                    }
+                    #expect(ok, "count \(count), source offset \(so), destination offset \(d)")
+                }
+            }
+        }
+    }
+
     /// Max error of the vectorised transcendental functions against libm in double
     /// precision, over a dense grid. The bounds here are the documented accuracy.
     @Test func transcendentalAccuracy() {

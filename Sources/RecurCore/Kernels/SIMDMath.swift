@@ -146,6 +146,24 @@ extension Kernels {
         }
     }
 
+    /// dst[0..<count] = src[0..<count] (non-overlapping, any alignment): SIMD8 moves inline for the short
+    /// vectors of a step (a call to memmove costs more than the copy there), memmove beyond.
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        guard count <= 256 else { dst.update(from: src, count: count); return }
+        // Unaligned moves: `src` may be the caller's buffer, at any float alignment.
+        var k = 0
+        while k + 8 <= count {
+            let v = UnsafeRawPointer(src + k).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + k).storeBytes(of: v, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < count {
+            dst[k] = src[k]
+            k += 1
+        }
+    }
+
     /// out = a ⊙ b.
     @inline(__always)
     static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {

@@ -284,7 +284,7 @@ public final class Session {
         let B = batchSize
         // x into z[0]'s input part of every stream (the input parts are scratch, not state).
         for b in 0..<B {
-            (state + b * streamStride).update(from: x + b * nIn, count: nIn)
+            Kernels.copy(x + b * nIn, into: state + b * streamStride, count: nIn)
         }
         let pool = self.pool  // read once (a class var: each read is an exclusivity check)
         if let p = pool, B >= Session.streamSplitMin * threads, model.weightCount <= Session.streamSplitMaxWeights {
@@ -304,9 +304,9 @@ public final class Session {
             let nx = next + b * nextStride
             for l in 0..<nLayers {
                 let L = lay[l]
-                (s + layerOffsets[l] + L.inputPad).update(from: nx + nextOffsets[l], count: L.recur)
+                Kernels.copy(nx + nextOffsets[l], into: s + layerOffsets[l] + L.inputPad, count: L.recur)
                 if L.kind == .lstm {
-                    (s + layerOffsets[l] + L.stride).update(from: nx + nextOffsets[l] + L.recurPad, count: L.size)
+                    Kernels.copy(nx + nextOffsets[l] + L.recurPad, into: s + layerOffsets[l] + L.stride, count: L.size)
                 }
             }
         }
@@ -360,7 +360,7 @@ public final class Session {
             // pool for large batches).
             func update(phase: Int) {
                 var up = LayerUpdate(
-                    layout: L, phase: phase, z: z, zStride: streamStride, next: nx, nextStride: nextStride,
+                    layout: UpdateShape(L), phase: phase, z: z, zStride: streamStride, next: nx, nextStride: nextStride,
                     gates: gt, gateStride: gateStride, copyTo: copyTo, copyStride: streamStride, n: n)
                 if rowsOnPool, let p = pool, n >= 2, n &* L.sizePad &* L.gates >= 4096 {
                     withUnsafeMutablePointer(to: &up) { rk_pool_run(p, layerUpdateTask, UnsafeMutableRawPointer($0), rk_pool_parts(p)) }

@@ -52,12 +52,34 @@ struct RowProduct {
     }
 }
 
+/// The fields of a `LayerLayout` the elementwise part reads (a few words, where the layout with
+/// its products is a few hundred bytes to copy into every job).
+@usableFromInline
+struct UpdateShape {
+    let kind: LayerKind
+    let activation: Activation
+    let size: Int, sizePad: Int, inputPad: Int, stride: Int, recur: Int, recurPad: Int, proj: Int
+
+    @inline(__always)
+    init(_ L: LayerLayout) {
+        kind = L.kind
+        activation = L.activation
+        size = L.size
+        sizePad = L.sizePad
+        inputPad = L.inputPad
+        stride = L.stride
+        recur = L.recur
+        recurPad = L.recurPad
+        proj = L.proj
+    }
+}
+
 /// The elementwise part of one layer's step for every stream (streams split across the parts):
 /// the activation (elman) or the gate nonlinearities and cell arithmetic (GRU, LSTM), then the
 /// copy of the new output into the next layer's input. Phases: see `Session.forward`.
 @usableFromInline
 struct LayerUpdate {
-    let layout: LayerLayout
+    let layout: UpdateShape
     let phase: Int
     let z: UnsafeMutablePointer<Float>, zStride: Int  // state: x | h (prev) [| c (prev)]
     let next: UnsafeMutablePointer<Float>, nextStride: Int  // new h [| new c]
@@ -103,12 +125,12 @@ struct LayerUpdate {
                 Kernels.tanh(g + 2 * hp, count: hp)
                 Kernels.sigmoid(g + 3 * hp, count: hp)
                 Kernels.cell(g + hp, cPrev, g, g + 2 * hp, into: nx + L.recurPad, count: hp)
-                (g + 2 * hp).update(from: nx + L.recurPad, count: hp)
+                Kernels.copy(nx + L.recurPad, into: g + 2 * hp, count: hp)
                 Kernels.tanh(g + 2 * hp, count: hp)
                 Kernels.multiply(g + 3 * hp, g + 2 * hp, into: L.proj > 0 ? g + 4 * hp : nx, count: hp)
                 if L.proj > 0 { continue }  // the projection product writes h', then phase 1 copies
             }
-            if let copyTo { (copyTo + b * copyStride).update(from: nx, count: L.recur) }
+            if let copyTo { Kernels.copy(nx, into: copyTo + b * copyStride, count: L.recur) }
         }
     }
 }

@@ -156,6 +156,11 @@ def test_writers_byte_identical_and_readers_agree(wd, tmp_path):
     assert m.layers == c.layers
 
 
+def test_repr_names_every_kind():
+    m = random_ckpt(3, [(8, "lstm", 2), (4, "gru"), (5, "gru_reset_before"), (6, "relu")], 2).to_model()
+    assert repr(m) == "<recur.Model 3 -> [8 lstm(proj 2), 4 gru, 5 gru_reset_before, 6 relu] -> 2 none>"
+
+
 def test_native_layers_and_params_round_trip():
     c = random_ckpt(3, [(8, "lstm", 5), (4, "gru")], 2, seed=1)
     m = c.to_model()

@@ -301,7 +301,7 @@ class Model(_Managed):
     def __repr__(self) -> str:
         if self._h is None:
             return "<recur.Model closed>"
-        layers = ", ".join(f"{s} {a}" for s, a in self.layers)
+        layers = ", ".join(f"{l[0]} {l[1]}" + (f"(proj {l[2]})" if len(l) > 2 else "") for l in self.layers)
         return f"<recur.Model {self.input_size} -> [{layers}] -> {self.output_size} {self.output_transform}>"
 
     # -- saving ------------------------------------------------------------------------

@@ -380,6 +380,19 @@ RECUR_API recur_status recur_model_config_num_params(const recur_model_config *c
 RECUR_API recur_status recur_model_create(const recur_model_config *config, const float *params,
                                           size_t params_len, recur_model **out);
 
+/** Build a model from a config alone, its parameters initialised from `seed` the way PyTorch
+ * initialises the same modules: every parameter of a recurrent layer (nn.RNN, nn.GRU,
+ * nn.LSTM: W_ih, W_hh, both biases, the projection) uniform in +-1/sqrt(H) with H the layer's
+ * size (an elman layer's single bias b is one such draw), the head (nn.Linear) weight and bias
+ * uniform in +-1/sqrt(R_last). One SplitMix64 stream over the parameters in the
+ * recur_model_create order; each value is the top 24 bits of a draw mapped to [-bound, bound)
+ * with one float multiply, so the same seed gives the same bits on every machine (and in
+ * Python's recur.Model.new). An I8 weight_dtype quantises the drawn weights. Labels and
+ * metadata as in recur_model_create. @return RECUR_OK, RECUR_E_NULL_POINTER,
+ * RECUR_E_BAD_CONFIG, RECUR_E_BAD_LABEL, RECUR_E_BAD_METADATA, RECUR_E_OUT_OF_MEMORY. Free *out
+ * with recur_model_free. @since 0.3.0 */
+RECUR_API recur_status recur_model_init(const recur_model_config *config, uint64_t seed, recur_model **out);
+
 /** Release the caller's reference. Sessions created from the model keep it
  * alive until they are freed. NULL is a no-op. A non-model handle is
  * ignored (nothing is freed). */

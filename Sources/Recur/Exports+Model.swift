@@ -172,6 +172,19 @@ public func recur_model_create(
     }
 }
 
+@_cdecl("recur_model_init")
+public func recur_model_init(
+    _ config: UnsafePointer<recur_model_config>?, _ seed: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> recur_status {
+    out?.pointee = nil
+    return withStatus { () throws(RecurError) in
+        guard let out else { throw RecurError(.nullPointer, "out is NULL") }
+        let spec = try modelSpec(config)
+        let model = try Model.initialized(config: spec.config, seed: seed, labels: spec.labels, metadata: spec.metadata)
+        try publish(model, out)
+    }
+}
+
 @_cdecl("recur_model_load")
 public func recur_model_load(
     _ path: UnsafePointer<CChar>?, _ options: UnsafePointer<recur_load_options>?,

@@ -9,13 +9,13 @@ import Glibc
 struct RecurTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recur",
-        abstract: "Inspect, run, fine-tune, evaluate, convert and benchmark recur feedback-network models.",
+        abstract: "Create, inspect, run, fine-tune, evaluate, convert and benchmark recur feedback-network models.",
         discussion: """
             Exit status: 0 success, 1 failure (one line on standard error), 64 bad usage or option \
             value, 130 a cancelled fine-tune. Data file layouts: recur help formats.
             """,
         version: RecurVersion.string,
-        subcommands: [Inspect.self, Run.self, Finetune.self, Eval.self, Convert.self, Bench.self, Formats.self])
+        subcommands: [Create.self, Inspect.self, Run.self, Finetune.self, Eval.self, Convert.self, Bench.self, Formats.self])
 }
 
 // MARK: - Shared helpers

@@ -444,12 +444,62 @@ static void test_gated(const char *dir) {
     recur_model_free(m);
 }
 
+/* recur_model_init: a model from a config alone, PyTorch's default ranges from a seed; the
+ * same seed gives the same parameters, another seed others; errors leave *out NULL. */
+static void test_init(void) {
+    uint32_t sizes[2] = {16, 8};
+    int32_t kinds[2] = {RECUR_LAYER_GRU, RECUR_LAYER_LSTM};
+    uint32_t projs[2] = {0, 3};
+    recur_model_config c;
+    CHECK(recur_model_config_init(&c, sizeof c) == RECUR_OK);
+    c.input_size = 5;
+    c.num_layers = 2;
+    c.layer_sizes = sizes;
+    c.layer_kinds = kinds;
+    c.proj_sizes = projs;
+    c.output_size = 4;
+    recur_model *a = NULL, *b = NULL, *d = NULL;
+    CHECK(recur_model_init(&c, 42, &a) == RECUR_OK && a);
+    CHECK(recur_model_init(&c, 42, &b) == RECUR_OK && b);
+    CHECK(recur_model_init(&c, 43, &d) == RECUR_OK && d);
+    size_t n = 0;
+    CHECK(recur_model_num_params(a, &n) == RECUR_OK);
+    float *pa = malloc(n * sizeof(float)), *pb = malloc(n * sizeof(float)), *pd = malloc(n * sizeof(float));
+    CHECK(pa && pb && pd);
+    if (pa && pb && pd) {
+        CHECK(recur_model_get_params(a, pa, n) == RECUR_OK && recur_model_get_params(b, pb, n) == RECUR_OK &&
+              recur_model_get_params(d, pd, n) == RECUR_OK);
+        CHECK(memcmp(pa, pb, n * sizeof(float)) == 0);
+        size_t same = 0;
+        float worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            same += pa[i] == pd[i];
+            worst = fabsf(pa[i]) > worst ? fabsf(pa[i]) : worst;
+        }
+        CHECK(same < n / 100);
+        /* the first layer's parameters lie in +-1/sqrt(16) = 0.25, and reach close to it */
+        float l0 = 0;
+        for (size_t i = 0; i < 3 * 16 * (5 + 16) + 6 * 16; i++) l0 = fabsf(pa[i]) > l0 ? fabsf(pa[i]) : l0;
+        CHECK(l0 <= 0.25f && l0 > 0.24f);
+        CHECK(worst <= 1.0f / sqrtf(3.0f));
+    }
+    free(pa), free(pb), free(pd);
+    recur_model_free(a), recur_model_free(b), recur_model_free(d);
+    recur_model *bad = (recur_model *)&c;
+    CHECK(recur_model_init(NULL, 1, &bad) == RECUR_E_NULL_POINTER && bad == NULL);
+    CHECK(recur_model_init(&c, 1, NULL) == RECUR_E_NULL_POINTER);
+    projs[1] = 8; /* a projection as large as the layer */
+    bad = (recur_model *)&c;
+    CHECK(recur_model_init(&c, 1, &bad) == RECUR_E_BAD_CONFIG && bad == NULL);
+}
+
 int main(int argc, char **argv) {
     test_last_error_is_per_thread();
     test_kernels_name();
     test_struct_sizes();
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_gated(dir);
+    test_init();
     float params[1000];
     size_t n = 0;
 

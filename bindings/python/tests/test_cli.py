@@ -340,3 +340,30 @@ def test_help_formats_prints_the_layouts():
         assert "inputs (or values)" in text and "lengths" in text and "0-based" in text
         assert "Fortran-order" in text and "sequence_id" in text
     assert "recur help formats" in run("--help").stdout
+
+
+def test_create_from_scratch(tmp_path):
+    """recur create writes the model recur.Model.new builds (same seed, same bytes), inspect
+    shows it, and bad values exit 64 without writing anything."""
+    out = tmp_path / "m.recur"
+    r = run("create", out, "--input", 12, "--layers", "16,8", "--cell", "gru,lstm", "--proj", 3, "--outputs", 4,
+            "--transform", "softmax", "--labels", "a,b,c,d", "--seed", 5)
+    assert "12 -> [16 gru, 8 lstm(proj 3)] -> 4 softmax" in r.stdout and "seed 5" in r.stdout
+    m = recur.Model.load(out)
+    want = recur.Model.new(12, [(16, "gru"), (8, "lstm", 3)], 4, seed=5, output_transform="softmax", labels=list("abcd"))
+    assert np.array_equal(m.parameters().view(np.uint32), want.parameters().view(np.uint32))
+    assert m.labels == list("abcd")
+    assert "8 lstm, projected to 3" in run("inspect", out).stdout
+    run("create", tmp_path / "e.recur", "--input", 3, "--layers", 4, "--outputs", 2, "--activation", "relu", "--dtype", "i8")
+    assert recur.Model.load(tmp_path / "e.recur").layers == [(4, "relu")]
+    for bad in (["--cell", "gru,lstm,gru"], ["--cell", "peephole"], ["--proj", 16, "--cell", "lstm"], ["--labels", "a,b"],
+                ["--layers", "16,x"], ["--transform", "max"], ["--proj", 2]):
+        args = {"--layers": "16,8", "--cell": "gru"}
+        k = 0
+        while k < len(bad):
+            args[bad[k]] = bad[k + 1]
+            k += 2
+        flat = [v for kv in args.items() for v in kv]
+        r = run("create", tmp_path / "bad.recur", "--input", 3, "--outputs", 4, *flat, ok=False)
+        assert r.returncode == 64, (bad, r.stdout, r.stderr)
+        assert not (tmp_path / "bad.recur").exists()

@@ -159,6 +159,8 @@ _SIGNATURES = {
     "recur_model_config_num_params": (_status, [_P(ModelConfig), _P(c_size_t)]),
     # recur_status recur_model_create(const recur_model_config *, const float *params, size_t len, recur_model **);
     "recur_model_create": (_status, [_P(ModelConfig), c_void_p, c_size_t, _P(_MH)]),
+    # recur_status recur_model_init(const recur_model_config *, uint64_t seed, recur_model **);
+    "recur_model_init": (_status, [_P(ModelConfig), ctypes.c_uint64, _P(_MH)]),
     # void recur_model_free(recur_model *model);
     "recur_model_free": (None, [_MH]),
     # recur_status recur_model_get_params(const recur_model *model, float *out, size_t out_len);

@@ -159,6 +159,36 @@ class Model(_Managed):
         ``(size, "gru")``, ``(size, "gru_reset_before")``, ``(size, "lstm")`` or
         ``(size, "lstm", proj_size)``. Parameters per layer: elman W (H x I), U (H x H), b (H);
         gated PyTorch's weight_ih, weight_hh, bias_ih, bias_hh (+ weight_hr); then Wo, bo."""
+        lib = _lib.lib()
+        cfg, _keep = cls._config(input_size, layers, output_size, output_transform, weight_dtype, labels, metadata)
+        n = c_size_t()
+        _check(lib.recur_model_config_num_params(byref(cfg), byref(n)))
+        p = _f32(np.asarray(parameters, dtype=np.float32).reshape(-1), (n.value,), "parameters")
+        h = _lib.ModelHandle()
+        _check(lib.recur_model_create(byref(cfg), p.ctypes.data, p.size, byref(h)))
+        return cls(h)
+
+    @classmethod
+    def new(cls, input_size: int, layers: Sequence[Union[int, Tuple]], output_size: int, *, seed: int = 0,
+            output_transform: str = "none", weight_dtype: str = "f32", labels: Optional[Sequence[str]] = None,
+            metadata: Optional[Dict[str, str]] = None) -> "Model":
+        """A model from scratch (``recur_model_init``): ``layers`` as in :meth:`create`, every
+        parameter drawn from ``seed`` as PyTorch initialises the same modules (recurrent layers
+        uniform in ±1/√H, the head in ±1/√fan_in). The same seed gives the same bits on every
+        machine.
+
+        >>> m = recur.Model.new(12, [(64, "gru")], 9, output_transform="softmax", seed=1)"""
+        if not isinstance(seed, int) or not 0 <= seed < 1 << 64:
+            raise ValueError(f"seed {seed!r} is not an integer in 0 ... 2**64 - 1")
+        lib = _lib.lib()
+        cfg, _keep = cls._config(input_size, layers, output_size, output_transform, weight_dtype, labels, metadata)
+        h = _lib.ModelHandle()
+        _check(lib.recur_model_init(byref(cfg), ctypes.c_uint64(seed), byref(h)))
+        return cls(h)
+
+    @staticmethod
+    def _config(input_size, layers, output_size, output_transform, weight_dtype, labels, metadata):
+        """A filled recur_model_config and the ctypes arrays it points into (keep them alive)."""
         from .format import KINDS, layer_kind, layer_proj, normalize_layer
 
         lib = _lib.lib()
@@ -209,12 +239,8 @@ class Model(_Managed):
             cfg.num_metadata = len(ks)
             cfg.metadata_keys = ka
             cfg.metadata_values = va
-        n = c_size_t()
-        _check(lib.recur_model_config_num_params(byref(cfg), byref(n)))
-        p = _f32(np.asarray(parameters, dtype=np.float32).reshape(-1), (n.value,), "parameters")
-        h = _lib.ModelHandle()
-        _check(lib.recur_model_create(byref(cfg), p.ctypes.data, p.size, byref(h)))
-        return cls(h)
+        keep += [c_sizes, c_acts, c_kinds, c_projs]
+        return cfg, keep
 
     def _free(self, handle) -> None:
         """Release the caller's reference; sessions keep the native model alive."""

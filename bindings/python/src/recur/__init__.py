@@ -10,7 +10,8 @@ neural networks.
 Conversion from PyTorch and a pure-Python checkpoint reader/writer live in
 ``recur.convert`` and ``recur.format``, the bundled JapaneseVowels data in ``recur.datasets``
 (all three imported on first use: ``recur.convert.feedbacknet(...)`` works after ``import
-recur``), and a float64 numpy reference of the forward pass in ``recur.reference``.
+recur``), a float64 numpy reference of the forward pass in ``recur.reference``, and the
+byte-level tokenizer (UTF-8 bytes, incremental decoding) in ``recur.text``.
 """
 
 import importlib as _importlib
@@ -39,10 +40,10 @@ __all__ = [
     "ABI_VERSION", "BatchSession", "CheckpointError", "ConfigError", "InvalidArgumentError", "Model",
     "NonFiniteError", "NotFoundError", "OutOfMemoryError", "RecurError", "RecurIOError", "Session",
     "StateMismatchError", "VersionMismatchError", "load_library", "library_version", "kernels",
-    "convert", "datasets", "format", "reference",
+    "convert", "datasets", "format", "reference", "text",
 ]
 
-_LAZY = ("convert", "datasets", "format", "reference")
+_LAZY = ("convert", "datasets", "format", "reference", "text")
 
 
 def __getattr__(name: str):

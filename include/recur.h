@@ -45,6 +45,7 @@
  *     threads may use one model at once (create sessions, query, save).
  *   - recur_session holds mutable recurrent state. Use a session from one
  *     thread at a time; it may move between threads.
+ *   - recur_sampler: one thread at a time (it holds its history and generator).
  *   - recur_trainer: one thread at a time. Training never changes its base
  *     model, so other threads may keep running sessions on it meanwhile.
  *   - A session keeps its model alive (thread-safe reference count): freeing
@@ -786,6 +787,53 @@ RECUR_API recur_status recur_model_apply_adapter(const recur_model *base, const 
  * Free *out with recur_model_free. */
 RECUR_API recur_status recur_model_apply_adapter_memory(const recur_model *base, const void *data, size_t len,
                                                         const recur_load_options *options, recur_model **out);
+
+/* ------------------------------------------------------------------------ */
+/* Sampling                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** Picks a token from a step's logits (for models whose outputs are a vocabulary's logits).
+ * One thread at a time; freed with recur_sampler_free. @since 0.3.0 */
+typedef struct recur_sampler recur_sampler;
+
+/** How a sampler picks (initialise with recur_sampler_params_init(&p, sizeof p); the
+ * defaults sample at temperature 1 with no filters). Applied in this order: the repetition
+ * penalty, then greedy when temperature is 0, else temperature, top_k, top_p, min_p (the order
+ * of Hugging Face's samplers) and one draw from the renormalised distribution. @since 0.3.0 */
+typedef struct recur_sampler_params {
+    uint32_t struct_size;        /* the caller's sizeof(recur_sampler_params); set by the init */
+    float temperature;           /* >= 0; 0: greedy (largest logit, lowest index on ties); default 1 */
+    uint32_t top_k;              /* keep the k most likely tokens; 0 (default): all */
+    float top_p;                 /* (0, 1]: keep the smallest most-likely set reaching p; default 1: all */
+    float min_p;                 /* [0, 1): keep tokens >= min_p x the top probability; default 0: all */
+    float repetition_penalty;    /* > 0: logits of recent tokens / penalty (> 0) or x penalty (< 0); default 1: off */
+    uint32_t repetition_last_n;  /* 0 .. 65536 recent tokens the penalty looks at; default 64 */
+    uint64_t seed;               /* the draws' generator (SplitMix64); default 0 */
+} recur_sampler_params;
+
+/** Fill *params for a struct of `size` bytes with the defaults above (same rules and codes as
+ * recur_load_options_init). @since 0.3.0 */
+RECUR_API recur_status recur_sampler_params_init(recur_sampler_params *params, size_t size);
+
+/** A sampler (params NULL = defaults). RECUR_E_INVALID_ARGUMENT for a value outside the
+ * ranges above (the message names it), RECUR_E_NULL_POINTER, RECUR_E_OUT_OF_MEMORY. @since 0.3.0 */
+RECUR_API recur_status recur_sampler_create(const recur_sampler_params *params, recur_sampler **out);
+
+/** NULL is a no-op. */
+RECUR_API void recur_sampler_free(recur_sampler *sampler);
+
+/** One token id in 0 .. n-1 from n logits, written to *token; the sampler remembers it for the
+ * repetition penalty. Deterministic: the same params and the same calls give the same tokens.
+ * RECUR_E_NULL_POINTER, RECUR_E_BAD_HANDLE, RECUR_E_INVALID_ARGUMENT (n is 0 or above
+ * INT32_MAX), RECUR_E_NONFINITE_INPUT (a NaN or Inf logit: nothing changes). @since 0.3.0 */
+RECUR_API recur_status recur_sampler_sample(recur_sampler *sampler, const float *logits, size_t n, int32_t *token);
+
+/** Remember a token the sampler did not pick (say, the prompt's) for the repetition penalty.
+ * RECUR_E_INVALID_ARGUMENT for a negative token. @since 0.3.0 */
+RECUR_API recur_status recur_sampler_accept(recur_sampler *sampler, int32_t token);
+
+/** Back to the state after create: history cleared, generator reseeded. @since 0.3.0 */
+RECUR_API recur_status recur_sampler_reset(recur_sampler *sampler);
 
 #ifdef __cplusplus
 }

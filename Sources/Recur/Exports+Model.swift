@@ -137,10 +137,7 @@ func modelSpec(_ p: UnsafePointer<recur_model_config>?) throws(RecurError)
 // MARK: - Creating, loading, freeing
 
 func publish(_ model: Model, _ out: UnsafeMutablePointer<OpaquePointer?>) throws(RecurError) {
-    guard let h = makeHandle(.model, ModelBox(model)) else {
-        throw RecurError(.outOfMemory, "cannot allocate a model handle")
-    }
-    out.pointee = h
+    try publishHandle(.model, ModelBox(model), out)
 }
 
 @_cdecl("recur_model_config_num_params")

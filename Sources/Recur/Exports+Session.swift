@@ -2,10 +2,7 @@ import CRecurAPI
 import RecurCore
 
 func publishSession(_ s: Session, _ out: UnsafeMutablePointer<OpaquePointer?>) throws(RecurError) {
-    guard let h = makeHandle(.session, SessionBox(s)) else {
-        throw RecurError(.outOfMemory, "cannot allocate a session handle")
-    }
-    out.pointee = h
+    try publishHandle(.session, SessionBox(s), out)
 }
 
 @_cdecl("recur_session_create")

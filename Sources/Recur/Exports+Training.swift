@@ -118,8 +118,7 @@ public func recur_trainer_create(
         guard let out else { throw RecurError(.nullPointer, "out is NULL") }
         let m = try modelBox(model).model
         let t = try Trainer(model: m, config: try trainerConfig(config))
-        guard let h = makeHandle(.trainer, TrainerBox(t)) else { throw RecurError(.outOfMemory, "cannot allocate a trainer handle") }
-        out.pointee = h
+        try publishHandle(.trainer, TrainerBox(t), out)
     }
 }
 

@@ -17,12 +17,14 @@ enum HandleKind: UInt64 {
     case model = 0x4C45_444F_4D52_4352  // "RCRMODEL"
     case session = 0x4E4F_4953_5353_4352  // "RCSSSION"
     case trainer = 0x5245_4E49_4152_5452  // "RTRAINER"
+    case sampler = 0x5245_4C50_4D41_5352  // "RSAMPLER"
 
     var cName: String {
         switch self {
         case .model: return "recur_model"
         case .session: return "recur_session"
         case .trainer: return "recur_trainer"
+        case .sampler: return "recur_sampler"
         }
     }
     static let dead: UInt64 = 0xDEAD_DEAD_DEAD_DEAD
@@ -53,10 +55,7 @@ final class TrainerBox {
 }
 
 func trainerBox(_ h: OpaquePointer?, _ what: String = "trainer") throws(RecurError) -> TrainerBox {
-    guard let box = try handleObject(h, .trainer, what) as? TrainerBox else {
-        throw RecurError(.badHandle, "\(what) is not a recur_trainer handle")
-    }
-    return box
+    try typedBox(h, .trainer, what)
 }
 
 final class SessionBox {
@@ -74,6 +73,20 @@ func cString(_ s: String) -> UnsafeMutablePointer<CChar> {
 }
 
 private let headerSize = 16
+
+/// A new handle of `kind` for `object` in *out, or `.outOfMemory`.
+func publishHandle(_ kind: HandleKind, _ object: AnyObject, _ out: UnsafeMutablePointer<OpaquePointer?>) throws(RecurError) {
+    guard let h = makeHandle(kind, object) else { throw RecurError(.outOfMemory, "cannot allocate a \(kind.cName) handle") }
+    out.pointee = h
+}
+
+/// The object of a live handle of `kind`, as `T` (the box type of that kind).
+func typedBox<T: AnyObject>(_ h: OpaquePointer?, _ kind: HandleKind, _ what: String) throws(RecurError) -> T {
+    guard let box = try handleObject(h, kind, what) as? T else {
+        throw RecurError(.badHandle, "\(what) is not a \(kind.cName) handle")
+    }
+    return box
+}
 
 func makeHandle(_ kind: HandleKind, _ object: AnyObject) -> OpaquePointer? {
     guard let raw = malloc(headerSize) else { return nil }
@@ -100,17 +113,11 @@ func handleObject(_ h: OpaquePointer?, _ kind: HandleKind, _ what: String) throw
 }
 
 func modelBox(_ h: OpaquePointer?, _ what: String = "model") throws(RecurError) -> ModelBox {
-    guard let box = try handleObject(h, .model, what) as? ModelBox else {
-        throw RecurError(.badHandle, "\(what) is not a recur_model handle")
-    }
-    return box
+    try typedBox(h, .model, what)
 }
 
 func sessionBox(_ h: OpaquePointer?, _ what: String = "session") throws(RecurError) -> SessionBox {
-    guard let box = try handleObject(h, .session, what) as? SessionBox else {
-        throw RecurError(.badHandle, "\(what) is not a recur_session handle")
-    }
-    return box
+    try typedBox(h, .session, what)
 }
 
 /// Releases a handle of `kind`; anything else (NULL, wrong kind, already freed) is ignored.

@@ -19,6 +19,8 @@ enum StructSizes {
     static let saveOptions = (MemoryLayout<recur_save_options>.offset(of: \.compression_level) ?? 0) + 4
     static let trainerConfig = (MemoryLayout<recur_trainer_config>.offset(of: \.progress_every_batch) ?? 0) + 4
     static let dataset = (MemoryLayout<recur_dataset>.offset(of: \.values_len) ?? 0) + MemoryLayout<Int>.size
+    /// New in 0.3.0: its first version is the whole struct.
+    static let samplerParams = MemoryLayout<recur_sampler_params>.size
     static let max = Int(RECUR_STRUCT_SIZE_MAX)
 
     /// True while the deprecated by-value functions return exactly the version-1 layout: those

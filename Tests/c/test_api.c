@@ -493,6 +493,56 @@ static void test_init(void) {
     CHECK(recur_model_init(&c, 1, &bad) == RECUR_E_BAD_CONFIG && bad == NULL);
 }
 
+/* recur_sampler_*: greedy, determinism by seed, reset, the struct_size rule and bad input. */
+static void test_sampler(void) {
+    const float logits[6] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f, 0.0f};
+    recur_sampler_params p;
+    CHECK(recur_sampler_params_init(&p, sizeof p) == RECUR_OK);
+    CHECK(p.struct_size == sizeof p && p.temperature == 1.0f && p.top_k == 0 && p.top_p == 1.0f &&
+          p.repetition_penalty == 1.0f && p.repetition_last_n == 64);
+    p.temperature = 0;
+    recur_sampler *g = NULL, *a = NULL, *b = NULL;
+    CHECK(recur_sampler_create(&p, &g) == RECUR_OK && g);
+    int32_t t = -1;
+    CHECK(recur_sampler_sample(g, logits, 6, &t) == RECUR_OK && t == 1);
+    p.temperature = 0.9f;
+    p.top_p = 0.95f;
+    p.seed = 123;
+    CHECK(recur_sampler_create(&p, &a) == RECUR_OK && recur_sampler_create(&p, &b) == RECUR_OK);
+    int32_t ta[64], tb[64], again[64];
+    int ok = 1, inrange = 1;
+    for (int i = 0; i < 64; i++) {
+        ok &= recur_sampler_sample(a, logits, 6, &ta[i]) == RECUR_OK && recur_sampler_sample(b, logits, 6, &tb[i]) == RECUR_OK;
+        inrange &= ta[i] >= 0 && ta[i] < 6;
+    }
+    CHECK(ok && inrange && memcmp(ta, tb, sizeof ta) == 0);
+    CHECK(recur_sampler_reset(a) == RECUR_OK);
+    for (int i = 0; i < 64; i++) ok &= recur_sampler_sample(a, logits, 6, &again[i]) == RECUR_OK;
+    CHECK(ok && memcmp(ta, again, sizeof ta) == 0);
+    /* bad input: nothing written, specific codes */
+    const float nan_logits[2] = {0.0f, NAN};
+    t = 77;
+    CHECK(recur_sampler_sample(a, nan_logits, 2, &t) == RECUR_E_NONFINITE_INPUT && t == 77);
+    CHECK(recur_sampler_sample(a, logits, 0, &t) == RECUR_E_INVALID_ARGUMENT);
+    CHECK(recur_sampler_sample(a, NULL, 6, &t) == RECUR_E_NULL_POINTER);
+    CHECK(recur_sampler_sample(a, logits, 6, NULL) == RECUR_E_NULL_POINTER);
+    CHECK(recur_sampler_sample(NULL, logits, 6, &t) == RECUR_E_NULL_POINTER);
+    CHECK(recur_sampler_accept(a, -3) == RECUR_E_INVALID_ARGUMENT);
+    p.top_p = 0.0f;
+    recur_sampler *bad = (recur_sampler *)&p;
+    CHECK(recur_sampler_create(&p, &bad) == RECUR_E_INVALID_ARGUMENT && bad == NULL);
+    p.top_p = 1.0f;
+    p.struct_size = 4; /* below the first version's size */
+    CHECK(recur_sampler_create(&p, &bad) == RECUR_E_INVALID_ARGUMENT && bad == NULL);
+    CHECK(recur_sampler_create(NULL, &bad) == RECUR_OK && bad); /* NULL params: the defaults */
+    recur_sampler_free(bad);
+    recur_model_config mc;
+    recur_model_config_init(&mc, sizeof mc);
+    CHECK(recur_sampler_sample((recur_sampler *)&mc, logits, 6, &t) == RECUR_E_BAD_HANDLE);
+    recur_sampler_free(g), recur_sampler_free(a), recur_sampler_free(b);
+    recur_sampler_free(NULL);
+}
+
 int main(int argc, char **argv) {
     test_last_error_is_per_thread();
     test_kernels_name();
@@ -500,6 +550,7 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_gated(dir);
     test_init();
+    test_sampler();
     float params[1000];
     size_t n = 0;
 

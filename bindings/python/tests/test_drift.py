@@ -46,8 +46,10 @@ _TYPE_WORDS = {"void", "char", "float", "double", "size_t", "int32_t", "uint32_t
                "recur_progress_fn", "const"}
 _STRUCTS = {"recur_load_options": _lib.LoadOptions, "recur_model_config": _lib.ModelConfig,
             "recur_save_options": _lib.SaveOptions, "recur_trainer_config": _lib.TrainerConfig,
-            "recur_dataset": _lib.Dataset, "recur_progress": _lib.Progress, "recur_evaluation": _lib.Evaluation}
-_HANDLES = {"recur_model": _lib.ModelHandle, "recur_session": _lib.SessionHandle, "recur_trainer": _lib.TrainerHandle}
+            "recur_dataset": _lib.Dataset, "recur_progress": _lib.Progress, "recur_evaluation": _lib.Evaluation,
+            "recur_sampler_params": _lib.SamplerParams}
+_HANDLES = {"recur_model": _lib.ModelHandle, "recur_session": _lib.SessionHandle, "recur_trainer": _lib.TrainerHandle,
+            "recur_sampler": _lib.SamplerHandle}
 _SCALARS = {"recur_status": ctypes.c_int32, "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32,
             "uint64_t": ctypes.c_uint64, "size_t": ctypes.c_size_t}
 _DATA = {"float", "void", "int32_t", "size_t", "uint8_t"}  # data buffers: passed as raw addresses

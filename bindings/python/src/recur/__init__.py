@@ -33,12 +33,13 @@ from ._errors import (
 )
 from ._lib import ABI_VERSION, load_library
 from .model import BatchSession, Model, Session
+from .sampling import Sampler
 from .training import Progress, Trainer, evaluate
 
 __all__ = [
     "AdapterMismatchError", "CancelledError", "Progress", "Trainer", "TrainingError", "evaluate",
     "ABI_VERSION", "BatchSession", "CheckpointError", "ConfigError", "InvalidArgumentError", "Model",
-    "NonFiniteError", "NotFoundError", "OutOfMemoryError", "RecurError", "RecurIOError", "Session",
+    "NonFiniteError", "NotFoundError", "OutOfMemoryError", "RecurError", "RecurIOError", "Sampler", "Session",
     "StateMismatchError", "VersionMismatchError", "load_library", "library_version", "kernels",
     "convert", "datasets", "format", "reference", "text",
 ]

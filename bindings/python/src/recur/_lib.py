@@ -38,6 +38,7 @@ def _handle_type(c_name: str):
 ModelHandle = _handle_type("recur_model")
 SessionHandle = _handle_type("recur_session")
 TrainerHandle = _handle_type("recur_trainer")
+SamplerHandle = _handle_type("recur_sampler")
 
 
 class LoadOptions(ctypes.Structure):
@@ -95,6 +96,16 @@ class TrainerConfig(ctypes.Structure):
     ]
 
 
+class SamplerParams(ctypes.Structure):
+    """``recur_sampler_params``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32), ("temperature", ctypes.c_float), ("top_k", c_uint32), ("top_p", ctypes.c_float),
+        ("min_p", ctypes.c_float), ("repetition_penalty", ctypes.c_float), ("repetition_last_n", c_uint32),
+        ("seed", c_uint64),
+    ]
+
+
 class Dataset(ctypes.Structure):
     """``recur_dataset``."""
 
@@ -127,7 +138,7 @@ DTYPE_MODEL, DTYPE_F32, DTYPE_F16, DTYPE_I8 = -1, 0, 1, 2
 
 _P = POINTER
 _status = c_int32
-_MH, _SH, _TH = ModelHandle, SessionHandle, TrainerHandle
+_MH, _SH, _TH, _XH = ModelHandle, SessionHandle, TrainerHandle, SamplerHandle
 
 # name: (restype, argtypes) -- one entry per function of include/recur.h, in header order.
 _SIGNATURES = {
@@ -255,12 +266,24 @@ _SIGNATURES = {
     # recur_status recur_model_apply_adapter_memory(const recur_model *base, const void *data, size_t len,
     #                                               const recur_load_options *, recur_model **);
     "recur_model_apply_adapter_memory": (_status, [_MH, c_void_p, c_size_t, _P(LoadOptions), _P(_MH)]),
+    # recur_status recur_sampler_params_init(recur_sampler_params *, size_t size);
+    "recur_sampler_params_init": (_status, [_P(SamplerParams), c_size_t]),
+    # recur_status recur_sampler_create(const recur_sampler_params *, recur_sampler **);
+    "recur_sampler_create": (_status, [_P(SamplerParams), _P(_XH)]),
+    # void recur_sampler_free(recur_sampler *);
+    "recur_sampler_free": (None, [_XH]),
+    # recur_status recur_sampler_sample(recur_sampler *, const float *logits, size_t n, int32_t *token);
+    "recur_sampler_sample": (_status, [_XH, c_void_p, c_size_t, _P(c_int32)]),
+    # recur_status recur_sampler_accept(recur_sampler *, int32_t token);
+    "recur_sampler_accept": (_status, [_XH, c_int32]),
+    # recur_status recur_sampler_reset(recur_sampler *);
+    "recur_sampler_reset": (_status, [_XH]),
 }
 
 #: The init function of each parameter struct.
 _INIT = {LoadOptions: "recur_load_options_init", ModelConfig: "recur_model_config_init",
          SaveOptions: "recur_save_options_init", TrainerConfig: "recur_trainer_config_init",
-         Dataset: "recur_dataset_init"}
+         Dataset: "recur_dataset_init", SamplerParams: "recur_sampler_params_init"}
 
 #: Functions declared here (the drift test compares this with the header and the library).
 DECLARED = frozenset(_SIGNATURES)

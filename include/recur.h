@@ -282,7 +282,7 @@ typedef struct recur_load_options {
  * structural rule still applies; zlib's Adler-32 is still verified. */
 #define RECUR_LOAD_SKIP_CHECKSUMS 0x1u
 
-/* Size of the version-1 recur_load_options (the smallest struct_size accepted). */
+/* Size of the version-1 recur_load_options: the smallest struct_size accepted. */
 #define RECUR_LOAD_OPTIONS_SIZE_V1 (offsetof(recur_load_options, max_payload_size) + sizeof(uint64_t))
 
 /** Fill *options with the defaults for a struct of `size` bytes (the caller's

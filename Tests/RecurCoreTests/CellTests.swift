@@ -22,33 +22,24 @@ struct CellReference {
 
     init(config: ModelConfig, parameters p: [Float]) {
         self.config = config
-        var k = 0
-        func take(_ rows: Int, _ cols: Int) -> [[Double]] {
-            var m: [[Double]] = []
-            for _ in 0..<rows {
-                m.append((0..<cols).map { Double(p[k + $0]) })
-                k += cols
-            }
-            return m
-        }
-        func vec(_ n: Int) -> [Double] { take(1, n)[0] }
+        var rd = ParameterReader(p)
         for (l, lc) in config.layers.enumerated() {
             let I = config.layerInputSize(l), H = lc.size, R = lc.outputWidth, G = lc.kind.gates
             var L = Layer(kind: lc.kind, activation: lc.activation, H: H, I: I, R: R, P: lc.projSize)
-            L.wi = take(G * H, I)
-            L.wh = take(G * H, R)
+            L.wi = rd.matrix(G * H, I)
+            L.wh = rd.matrix(G * H, R)
             if lc.kind == .elman {
-                L.bi = vec(H)
+                L.bi = rd.vector(H)
                 L.bh = [Double](repeating: 0, count: H)
             } else {
-                L.bi = vec(G * H)
-                L.bh = vec(G * H)
-                if lc.projSize > 0 { L.wp = take(lc.projSize, H) }
+                L.bi = rd.vector(G * H)
+                L.bh = rd.vector(G * H)
+                if lc.projSize > 0 { L.wp = rd.matrix(lc.projSize, H) }
             }
             layers.append(L)
         }
-        wo = take(config.outputSize, config.lastLayerSize)
-        bo = vec(config.outputSize)
+        wo = rd.matrix(config.outputSize, config.lastLayerSize)
+        bo = rd.vector(config.outputSize)
         h = config.layers.map { [Double](repeating: 0, count: $0.outputWidth) }
         c = config.layers.map { $0.kind == .lstm ? [Double](repeating: 0, count: $0.size) : [] }
     }
@@ -119,12 +110,10 @@ struct CellReference {
     var raw: [Double] { layers.indices.flatMap { h[$0] + c[$0] } }
 
     mutating func setRaw(_ v: [Float]) {
-        var k = 0
+        var rd = ParameterReader(v)
         for l in layers.indices {
-            h[l] = (0..<h[l].count).map { Double(v[k + $0]) }
-            k += h[l].count
-            c[l] = (0..<c[l].count).map { Double(v[k + $0]) }
-            k += c[l].count
+            h[l] = rd.vector(h[l].count)
+            c[l] = rd.vector(c[l].count)
         }
     }
 }

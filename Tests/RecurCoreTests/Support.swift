@@ -24,6 +24,25 @@ func randomModel(_ config: ModelConfig, seed: UInt64, labels: [String] = [], met
     try Model(config: config, parameters: randomParameters(config, seed: seed), labels: labels, metadata: metadata)
 }
 
+/// Canonical parameters read in order as double-precision matrices (row-major) and vectors:
+/// how the test references take a model's parameters.
+struct ParameterReader {
+    let p: [Float]
+    var k = 0
+    init(_ p: [Float]) { self.p = p }
+
+    mutating func matrix(_ rows: Int, _ cols: Int) -> [[Double]] {
+        var m: [[Double]] = []
+        for _ in 0..<rows {
+            m.append((0..<cols).map { Double(p[k + $0]) })
+            k += cols
+        }
+        return m
+    }
+
+    mutating func vector(_ n: Int) -> [Double] { matrix(1, n)[0] }
+}
+
 /// Independent double-precision reference of the forward pass (written from the
 /// equations, not from the engine): h_l = act(W x + U h_l + b), y = Wo h_L + bo, transform.
 struct ReferenceNet {
@@ -34,22 +53,14 @@ struct ReferenceNet {
 
     init(config: ModelConfig, parameters p: [Float]) {
         self.config = config
-        var k = 0
-        func take(_ rows: Int, _ cols: Int) -> [[Double]] {
-            var m: [[Double]] = []
-            for _ in 0..<rows {
-                m.append((0..<cols).map { Double(p[k + $0]) })
-                k += cols
-            }
-            return m
-        }
+        var rd = ParameterReader(p)
         for (l, layer) in config.layers.enumerated() {
-            W.append(take(layer.size, config.layerInputSize(l)))
-            U.append(take(layer.size, layer.size))
-            b.append(take(1, layer.size)[0])
+            W.append(rd.matrix(layer.size, config.layerInputSize(l)))
+            U.append(rd.matrix(layer.size, layer.size))
+            b.append(rd.vector(layer.size))
         }
-        Wo = take(config.outputSize, config.lastLayerSize)
-        bo = take(1, config.outputSize)[0]
+        Wo = rd.matrix(config.outputSize, config.lastLayerSize)
+        bo = rd.vector(config.outputSize)
         h = config.layers.map { [Double](repeating: 0, count: $0.size) }
     }
 
